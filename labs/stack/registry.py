@@ -1,0 +1,47 @@
+"""Apicurio Registry 3.0 (the newest 3.x line that runs on Java 17), serving the Confluent-compatible API under /apis/ccompat/v7.
+
+Storage is the registry's default in-memory database: schemas live as long as the process.
+"""
+
+from __future__ import annotations
+
+import requests
+
+from labs import config
+from labs.stack.process import java, jvm_opts
+from labs.stack.service import Service
+
+
+class Registry(Service):
+    def __init__(self) -> None:
+        super().__init__(
+            name="registry",
+            ports={config.registry_port(): "LABS_REGISTRY_PORT"},
+            endpoint=config.registry_url(),
+            heap_mb=320,
+            start_timeout=90,
+            external=config.is_external("registry"),
+            needs={config.jvm_dir() / "apicurio": "make setup"},
+        )
+
+    @staticmethod
+    def jar() -> str:
+        found = sorted((config.jvm_dir() / "apicurio").glob("*-runner.jar"))
+        if not found:
+            raise RuntimeError(f"no Apicurio runner jar in {config.jvm_dir() / 'apicurio'}; run: make setup")
+        return str(found[-1])
+
+    def argv(self) -> list[str]:
+        return [java(), *jvm_opts(self.heap_mb),
+                "-Dquarkus.http.host=" + config.HOST,
+                f"-Dquarkus.http.port={config.registry_port()}",
+                "-Dquarkus.log.level=WARN",
+                "-Dquarkus.log.category.\"io.apicurio\".level=INFO",
+                "-Dquarkus.banner.enabled=false",
+                "-Dapicurio.rest.deletion.artifact.enabled=true",
+                "-Dapicurio.rest.deletion.artifact-version.enabled=true",
+                "-Dapicurio.rest.deletion.group.enabled=true",
+                "-jar", self.jar()]
+
+    def healthy(self) -> bool:
+        return requests.get(f"{self.endpoint}/subjects", timeout=3).status_code == 200
