@@ -1,0 +1,48 @@
+# Thin entry points; the work is done by scripts/ and the `labs` command.
+# Every target that needs the environment runs setup first (it is quick when nothing changed).
+SHELL := /bin/bash
+LABS := .venv/bin/labs
+
+.DEFAULT_GOAL := help
+.PHONY: help setup stack-up stack-down stack-status doctor lab release grade test bench lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+setup: ## create .venv, install the package, fetch the JVM stack from Maven Central, install MariaDB if missing
+	@bash scripts/setup.sh
+
+stack-up: setup ## start Kafka, Connect + Debezium, MariaDB, the schema registry and Spark Connect
+	@$(LABS) stack up
+
+stack-down: ## stop what stack-up started
+	@if [ -x $(LABS) ]; then $(LABS) stack down; fi
+
+stack-status: ## what runs where
+	@$(LABS) stack status
+
+doctor: setup ## check the machine and name the fix for each problem
+	@$(LABS) doctor
+
+lab: stack-up ## open JupyterLab on the student notebooks (release/)
+	@.venv/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=release
+
+release: setup ## generate release/ from source/ with nbgrader
+	@$(LABS) release
+
+grade: stack-up ## grade every submission in submitted/ (the demo class on a fresh clone)
+	@$(LABS) release
+	@if [ -z "$$(ls -A submitted 2>/dev/null)" ]; then $(LABS) demo-class; fi
+	@$(LABS) grade
+
+test: ## the full test run: setup, stack up, pytest, stack down (what CI runs)
+	@bash scripts/test.sh
+
+bench: stack-up ## print the stack's start times, memory and Spark session time
+	@$(LABS) bench stack
+
+lint: setup ## ruff over the package and tests
+	@.venv/bin/ruff check labs tests
+
+clean: stack-down ## remove everything generated (stack data, logs, jars, .venv)
+	rm -rf var .venv autograded/*.csv autograded/*.html

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# One-time (and re-runnable) setup of the course environment:
+#   1. a Python virtual environment in .venv with the `labs` package and its pinned dependencies
+#   2. the JVM side of the stack from Maven Central (jvm/pom.xml -> var/jvm/)
+#   3. MariaDB's server binaries (apt, when missing and we are root)
+# Every step is skipped when its inputs did not change since it last succeeded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+STAMPS=var/setup
+mkdir -p "$STAMPS"
+PY=${PYTHON:-python3}
+step() { printf '\n[%s/4] %s\n' "$1" "$2"; }
+die() { printf '\nsetup: %s\n' "$*" >&2; exit 1; }
+fingerprint() { cat "$@" | sha256sum | cut -c1-16; }
+fresh() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+
+step 1 "Checking Java and Maven"
+command -v java >/dev/null || die "Java 17+ is missing. Install it: sudo apt-get install -y openjdk-17-jdk-headless  (conda: conda env create -f environment.yml)"
+JAVA_MAJOR=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+[ "${JAVA_MAJOR:-0}" -ge 17 ] || die "Java ${JAVA_MAJOR:-?} found; the stack needs Java 17 or newer: sudo apt-get install -y openjdk-17-jdk-headless"
+command -v mvn >/dev/null || die "Maven is missing. Install it: sudo apt-get install -y maven"
+echo "  java $JAVA_MAJOR, $(mvn -v 2>/dev/null | head -1)"
+
+step 2 "Python environment (.venv)"
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10) or sys.version_info >= (3, 14))' \
+  || die "$PY is $("$PY" -V 2>&1); use Python 3.10 to 3.13: PYTHON=python3.12 make setup"
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv || die "could not create .venv; on Debian/Ubuntu run: sudo apt-get install -y python3-venv"
+fi
+KEY=$(fingerprint pyproject.toml)
+if fresh pip "$KEY" && .venv/bin/python -c 'import labs, pyspark, nbgrader' 2>/dev/null; then
+  echo "  up to date"
+else
+  .venv/bin/python -m pip install --progress-bar on --upgrade pip
+  .venv/bin/python -m pip install --progress-bar on -e ".[dev]"
+  echo "$KEY" > "$STAMPS/pip"
+fi
+
+step 3 "JVM components from Maven Central (Kafka, Connect, Debezium, Apicurio, Spark-Kafka)"
+KEY=$(fingerprint jvm/pom.xml jvm/*/pom.xml)
+if fresh jvm "$KEY" && [ -d var/jvm/kafka ] && [ -d var/jvm/plugins ] && [ -d var/jvm/apicurio ] && [ -d var/jvm/spark-kafka ]; then
+  echo "  up to date"
+else
+  rm -rf var/jvm
+  mvn -B -ntp -f jvm/pom.xml -Dlabs.jvm.dir="$ROOT/var/jvm" package || die "Maven could not fetch the stack's jars; check your network or proxy (~/.m2/settings.xml), then run make setup again"
+  rm -rf jvm/target jvm/*/target
+  echo "$KEY" > "$STAMPS/jvm"
+  du -sh var/jvm/* | sed 's/^/  /'
+fi
+
+step 4 "MariaDB server binaries"
+if command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ]; then
+  echo "  $( (command -v mariadbd || echo /usr/sbin/mariadbd) ) found"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "  installing mariadb-server with apt-get (the system service is not used; the stack runs its own server)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends mariadb-server mariadb-client
+else
+  die "MariaDB is missing. Run: sudo apt-get install -y mariadb-server mariadb-client   (conda: conda env create -f environment.yml), then make setup again"
+fi
+
+printf '\nsetup done. Next: make stack-up (or make lab / make test / make grade)\n'
