@@ -38,7 +38,7 @@ grade: stack-up ## grade every submission in submitted/ (the demo class on a fre
 test: ## the full test run: setup, stack up, pytest, stack down (what CI runs)
 	@bash scripts/test.sh
 
-bench: stack-up ## print the stack's start times, memory and Spark session time
+bench: setup ## print the stack's start times, memory and Spark session time
 	@$(LABS) bench stack
 
 lint: setup ## ruff over the package and tests

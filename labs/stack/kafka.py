@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from labs import config
-from labs.stack.process import java, jvm_opts
+from labs.stack.process import java, jvm_opts, port_open
 from labs.stack.service import Service
 
 CONF = Path(__file__).parent / "conf"
@@ -89,8 +89,10 @@ class Kafka(Service):
     def healthy(self) -> bool:
         from kafka import KafkaAdminClient
 
-        admin = KafkaAdminClient(bootstrap_servers=self.endpoint, request_timeout_ms=3000,
-                                 client_id="labs-health")
+        if not self.external and not port_open(config.kafka_port()):
+            return False
+        admin = KafkaAdminClient(bootstrap_servers=self.endpoint, request_timeout_ms=2000, client_id="labs-health",
+                                 reconnect_backoff_ms=100, reconnect_backoff_max_ms=500, retry_backoff_ms=100)
         try:
             return bool(admin.describe_cluster().get("brokers"))
         finally:

@@ -1,0 +1,40 @@
+"""labs doctor names each problem with its fix."""
+
+from __future__ import annotations
+
+import socket
+
+from labs import doctor
+
+
+def test_all_checks_report(monkeypatch):
+    names = [c.name for c in doctor.run_checks()]
+    for expected in ("python", "java", "maven", "mariadb binaries", "stack jars", "memory", "disk"):
+        assert expected in names
+
+
+def test_missing_mariadb_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(doctor, "binary", lambda name: None)
+    check = doctor._mariadb()
+    assert not check.ok and "apt-get install" in check.fix and "mariadb-server" in check.fix
+
+
+def test_old_java_is_flagged(monkeypatch):
+    class Fake:
+        stderr = 'openjdk version "11.0.2" 2019-01-15'
+
+    monkeypatch.setattr(doctor.subprocess, "run", lambda *a, **k: Fake())
+    check = doctor._java()
+    assert not check.ok and "17" in check.fix
+
+
+def test_taken_port_is_flagged_with_its_variable(monkeypatch):
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        monkeypatch.setenv("LABS_REGISTRY_PORT", str(port))
+        monkeypatch.setattr(doctor.process, "find", lambda name: None)
+        checks = {c.name: c for c in doctor._ports()}
+    bad = checks[f"port {port} (registry)"]
+    assert not bad.ok and "LABS_REGISTRY_PORT" in bad.fix
