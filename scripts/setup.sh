@@ -58,7 +58,7 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends mariadb-server mariadb-client
 else
-  die "MariaDB is missing. Run: sudo apt-get install -y mariadb-server mariadb-client   (conda: conda env create -f environment.yml), then make setup again"
+  die "MariaDB is missing. Run: sudo apt-get install -y mariadb-server mariadb-client   (macOS: brew install mariadb), then make setup again"
 fi
 
 printf '\nsetup done. Next: make stack-up (or make lab / make test / make grade)\n'

@@ -17,7 +17,7 @@ from labs.stack.service import Service
 
 DEBEZIUM_USER = ("debezium", "debezium")
 BINARIES = ("mariadbd", "mariadb-install-db", "mariadb")
-INSTALL_HINT = "sudo apt-get install -y mariadb-server mariadb-client   (conda users: conda install -c conda-forge mariadb)"
+INSTALL_HINT = "sudo apt-get install -y mariadb-server mariadb-client   (macOS: brew install mariadb)"
 
 
 def binary(name: str) -> str | None:
