@@ -74,7 +74,9 @@ class Kafka(Service):
         self.write_properties()
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # like Kafka's own ids: a leading dash would read as an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         subprocess.run(
             [java(), *jvm_opts(256), f"-Dlog4j2.configurationFile={CONF / 'log4j2.properties'}",
              "-cp", classpath(), "kafka.tools.StorageTool", "format",
