@@ -57,10 +57,10 @@ def diurnal_seconds(rng: np.random.Generator, size: int, days: float) -> np.ndar
 
 
 def segment_cumsum(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Cumulative sum of ``values`` restarted at each consecutive segment of the given lengths."""
+    """Cumulative sum of ``values`` restarted at each consecutive segment of the given lengths
+    (all at least 1, summing to ``len(values)``). Integer input gives exact integer sums."""
     total = np.cumsum(values)
-    ends = np.cumsum(lengths)
-    before = np.concatenate(([0.0], total[ends[:-1] - 1])) if len(lengths) else np.zeros(0)
+    before = np.concatenate((np.zeros(1, dtype=total.dtype), total[np.cumsum(lengths)[:-1] - 1]))
     return total - np.repeat(before, lengths)
 
 
@@ -83,7 +83,7 @@ def money(rng: np.random.Generator, size: int, median: float, sigma: float = 0.7
 def timestamps(seconds: np.ndarray) -> pd.DatetimeIndex:
     """Seconds after :data:`EPOCH` as UTC timestamps, rounded to the millisecond."""
     millis = np.round(np.asarray(seconds, dtype=float) * 1000.0).astype(np.int64)
-    return pd.to_datetime(EPOCH.value + millis * 1_000_000, utc=True)
+    return pd.DatetimeIndex((EPOCH.value + millis * 1_000_000).view("M8[ns]"), tz="UTC")
 
 
 def iso(ts: pd.Timestamp) -> str:

@@ -1,11 +1,13 @@
 """Click-stream events of an online shop, with labelled fraud bursts.
 
 About 10,000 events per unit of ``scale`` over ``days`` days (7 by default). Users are
-Zipf-skewed (user 1 is the most active), visits come in sessions of a few events each, and
-traffic follows the time of day. A few users (about 4 per unit of scale) also produce a
-**fraud burst**: 30 or more add-to-cart/purchase events within 30-180 seconds, in a session of
-its own. Those events have ``is_fraud = True``; :func:`fraud_bursts` lists the bursts (user,
-start, end, events), and ``df.attrs["fraud_bursts"]`` holds the same list as plain values.
+Zipf-skewed (user 1 is the most active: a hot key; at large scales the top users behave like
+crawlers), visits come in sessions of about 8 events some 20 seconds apart, and traffic
+follows the time of day. A few users (about 4 per unit of scale) also produce a **fraud
+burst**: 40 or more events, mostly add-to-cart and purchase with high amounts, within 20-120
+seconds, in a session of its own. Those events have ``is_fraud = True``; :func:`fraud_bursts`
+lists the bursts (user, session, start, end, events), and ``df.attrs["fraud_bursts"]`` holds
+the same list (without sessions) as plain values.
 
 =========== ================== ===========================================================
 column      type               meaning
@@ -31,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import count, diurnal_seconds, iso, labels, money, rng_for, segment_cumsum, timestamps, zipf_keys
+from ._common import DAY, count, diurnal_seconds, iso, labels, money, rng_for, segment_cumsum, timestamps, zipf_keys
 
 EVENT_TYPES = ("view", "click", "add_to_cart", "purchase")
 BROWSE_PAGES = ("home", "search", "category", "product")
@@ -51,7 +53,7 @@ def generate(
     burst_sizes = 40 + rng.poisson(50, n_bursts)
     n_sessions = max(1, round((count(10_000, scale) - burst_sizes.sum()) / session_length))
 
-    # Ordinary sessions: a Zipf-skewed user, a start at a busy hour, ~25 s between events.
+    # Ordinary sessions: a Zipf-skewed user, a start at a busy hour, ~20 s between events.
     lengths = 1 + rng.poisson(session_length - 1, n_sessions)
     first = np.zeros(lengths.sum(), dtype=bool)
     first[np.cumsum(lengths) - lengths] = True
@@ -66,7 +68,7 @@ def generate(
     normal["amount"] = money(rng, len(normal), median=35.0)
 
     # Fraud bursts: distinct users, each firing dozens of cart/purchase events within minutes.
-    start = rng.uniform(0, days * 86_400 - 600, n_bursts)
+    start = rng.uniform(0, days * DAY - 600, n_bursts)
     duration = rng.uniform(20, 120, n_bursts)
     burst = np.repeat(np.arange(n_bursts), burst_sizes)
     fraud = pd.DataFrame({
@@ -84,7 +86,7 @@ def generate(
     product = pd.array(zipf_keys(rng, n_products, n, a=1.2), dtype="Int64")
     product[np.isin(page, ("home", "search", "category"))] = pd.NA
     df = df.assign(page=page, product_id=product, amount=df["amount"].where(df["event_type"] == "purchase"))
-    df = df.sort_values(["seconds", "user_id"], kind="stable", ignore_index=True)
+    df = df.sort_values("seconds", kind="stable", ignore_index=True)
     df = df.assign(event_id=np.arange(1, n + 1), event_time=timestamps(df["seconds"].to_numpy()))[COLUMNS]
     df.attrs["fraud_bursts"] = [
         {"user_id": int(row.user_id), "start": iso(row.start), "end": iso(row.end), "events": int(row.events)}
