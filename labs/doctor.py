@@ -49,7 +49,8 @@ def _maven() -> Check:
 
 def _python() -> Check:
     ok = (3, 10) <= sys.version_info[:2] < (3, 14)
-    return Check("python", ok, sys.version.split()[0], "" if ok else "use Python 3.10-3.13: PYTHON=python3.12 make setup")
+    fix = "" if ok else "use Python 3.10-3.13: PYTHON=python3.12 make setup"
+    return Check("python", ok, sys.version.split()[0], fix)
 
 
 def _mariadb() -> Check:

@@ -22,7 +22,8 @@ class Kafka(Service):
     def __init__(self) -> None:
         super().__init__(
             name="kafka",
-            ports={config.kafka_port(): "LABS_KAFKA_PORT", config.kafka_controller_port(): "LABS_KAFKA_CONTROLLER_PORT"},
+            ports={config.kafka_port(): "LABS_KAFKA_PORT",
+                   config.kafka_controller_port(): "LABS_KAFKA_CONTROLLER_PORT"},
             endpoint=config.kafka_bootstrap(),
             heap_mb=384,
             start_timeout=60,

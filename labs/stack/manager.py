@@ -100,9 +100,9 @@ def start(svc: Service, log=print) -> Status:
         svc.after_start()
         ok = process.wait_until(lambda: _healthy(svc), 10, alive=proc.is_running)
     if not ok:
-        alive = proc.is_running()
+        what = f"did not become healthy within {svc.start_timeout:.0f} s" if proc.is_running() else "exited"
         raise StackError(
-            f"{svc.name} {'did not become healthy within ' + str(int(svc.start_timeout)) + ' s' if alive else 'exited'}; "
+            f"{svc.name} {what}; "
             f"see its log: {svc.log}  (last lines: `labs stack logs {svc.name}`)"
         )
     return Status(svc.name, "up", svc.endpoint, proc.pid, seconds=time.monotonic() - t0, log=str(svc.log))

@@ -120,7 +120,8 @@ class MariaDB(Service):
             f"CREATE USER IF NOT EXISTS '{db.user}'@'%' IDENTIFIED BY '{db.password}'",
             f"GRANT ALL PRIVILEGES ON *.* TO '{db.user}'@'%' WITH GRANT OPTION",
             f"CREATE USER IF NOT EXISTS '{du}'@'%' IDENTIFIED BY '{dp}'",
-            f"GRANT SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '{du}'@'%'",
+            "GRANT SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, BINLOG MONITOR "
+            f"ON *.* TO '{du}'@'%'",
             "FLUSH PRIVILEGES",
         ]
         with self.root() as conn, conn.cursor() as cur:

@@ -1,4 +1,5 @@
-"""Apicurio Registry 3.0 (the newest 3.x line that runs on Java 17), serving the Confluent-compatible API under /apis/ccompat/v7.
+"""Apicurio Registry 3.0 (the newest 3.x line that runs on Java 17), serving the
+Confluent-compatible API under /apis/ccompat/v7.
 
 Storage is the registry's default in-memory database: schemas live as long as the process.
 """

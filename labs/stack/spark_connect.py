@@ -68,7 +68,8 @@ class SparkConnect(Service):
                 "spark.connect.grpc.binding.port": str(config.spark_connect_port()),
                 "spark.driver.host": config.HOST,
                 "spark.driver.bindAddress": config.HOST}
-        argv = [str(home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+        argv = [str(home / "bin" / "spark-submit"),
+                "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
                 "--name", "labs-spark-connect", "--master", config.spark_master(),
                 "--driver-memory", f"{self.heap_mb}m",
                 "--jars", ",".join(str(j) for j in kafka_jars())]

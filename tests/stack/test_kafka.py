@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -81,3 +83,25 @@ def test_read_committed_sees_only_committed_transactions(topic, unique):
     assert committed == [f"committed-{i}" for i in range(50)] + ["committed-last"]
     uncommitted = [r.value.decode() for r in consume_all(topic, 81, isolation_level="read_uncommitted")]
     assert sum(v.startswith("aborted-") for v in uncommitted) == 30
+
+
+def test_labs_kafka_helpers_create_read_delete(unique):
+    from labs import kafka as lk
+
+    name = lk.create_topic(f"test-lk-{unique}", partitions=2, retention_ms=60_000)
+    lk.create_topic(name, partitions=2)  # idempotent
+    producer = KafkaProducer(bootstrap_servers=config.kafka_bootstrap())
+    for i in range(10):
+        producer.send(name, key=str(i % 2).encode(), value=str(i).encode())
+    producer.flush()
+    producer.close()
+    records = lk.read_topic(name)
+    assert len(records) == 10 and {r.partition for r in records} <= {0, 1}
+    assert [(r.partition, r.offset) for r in records] == sorted((r.partition, r.offset) for r in records)
+    assert lk.delete_topics(prefix=f"test-lk-{unique}") == [name]
+    admin = KafkaAdminClient(bootstrap_servers=config.kafka_bootstrap())
+    deadline = time.monotonic() + 15
+    while name in admin.list_topics() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert name not in admin.list_topics()
+    admin.close()

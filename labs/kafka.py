@@ -1,0 +1,84 @@
+"""Small Kafka helpers for notebooks and tests, on top of kafka-python.
+
+They read the broker address from ``labs.config`` and do only what every lab repeats:
+create or delete topics (waiting until the broker really has them), and read a topic back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+
+from labs import config
+
+
+def admin() -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=config.kafka_bootstrap(), client_id="labs-admin")
+
+
+def create_topic(name: str, partitions: int = 1, **configs: str) -> str:
+    """Create ``name`` (no error if it exists) and wait until its partitions are visible."""
+    client = admin()
+    try:
+        client.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1,
+                                       topic_configs={k.replace("_", "."): str(v) for k, v in configs.items()})])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        client.close()
+    consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap())
+    try:
+        deadline = time.monotonic() + 30
+        while len(consumer.partitions_for_topic(name) or ()) < partitions:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topic {name} did not get {partitions} partitions within 30 s")
+            time.sleep(0.1)
+            consumer.topics()  # refresh metadata
+    finally:
+        consumer.close()
+    return name
+
+
+def delete_topics(names: Iterable[str] = (), prefix: str | None = None) -> list[str]:
+    """Delete the named topics and/or every topic starting with ``prefix``; returns what was deleted."""
+    client = admin()
+    try:
+        existing = set(client.list_topics())
+        doomed = sorted({n for n in names if n in existing} |
+                        ({t for t in existing if t.startswith(prefix)} if prefix else set()))
+        if doomed:
+            try:
+                client.delete_topics(doomed)
+            except UnknownTopicOrPartitionError:
+                pass
+        return doomed
+    finally:
+        client.close()
+
+
+def read_topic(topic: str, isolation_level: str = "read_uncommitted", timeout_s: float = 5.0,
+               max_records: int | None = None) -> list:
+    """Every record of ``topic`` from offset 0, in partition then offset order."""
+    consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap(), enable_auto_commit=False,
+                             isolation_level=isolation_level, consumer_timeout_ms=int(timeout_s * 1000))
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not parts:
+            return []
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end = consumer.end_offsets(parts)
+        out = []
+        for record in consumer:
+            out.append(record)
+            if max_records is not None and len(out) >= max_records:
+                break
+            if all(consumer.position(p) >= end[p] for p in parts):
+                break
+        return sorted(out, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close()
