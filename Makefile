@@ -25,7 +25,7 @@ doctor: setup ## check the machine and name the fix for each problem
 	@$(LABS) doctor
 
 lab: stack-up ## open JupyterLab on the student notebooks (release/)
-	@.venv/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=release
+	@.venv/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=release $(if $(filter 0,$(shell id -u)),--allow-root)
 
 release: setup ## generate release/ from source/ with nbgrader
 	@$(LABS) release
