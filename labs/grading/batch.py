@@ -1,0 +1,309 @@
+"""Grade a class: parallel scheduling, progress, resume, shards.
+
+One job per (assignment, student). Jobs run in a pool of worker threads (default: one per
+core); each takes a sandbox slot (its own system account when running as root), runs the
+trusted pre-steps, executes each notebook in the sandbox, then runs the post-steps. All
+gradebook access is serialized by one lock; execution, the slow part, runs in parallel.
+
+Resume: after a submission's scores are committed, one transaction records its key (hash of
+the submitted files, of the source and of the grader version). A batch killed at any moment
+(even ``kill -9``) is rerun with the same command: submissions whose key is recorded are
+skipped, the others are graded again from scratch, and the gradebook ends the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import queue
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from . import autograde, execute
+from . import gradebook as gbook
+from .course import Course, cpu_count
+from .release import generate, secret_text
+
+GRADER_VERSION = "labs-grade-1"
+
+
+@dataclass
+class Options:
+    students: str = "*"
+    workers: int = 0
+    force: bool = False
+    shard: tuple[int, int] | None = None
+    limits: execute.Limits = field(default_factory=execute.Limits)
+    feedback: bool = True
+    progress: bool = True
+
+
+@dataclass
+class Summary:
+    graded: int = 0
+    skipped: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    durations: list[float] = field(default_factory=list)
+    wall: float = 0.0
+    messages: list[str] = field(default_factory=list)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected K/N, for example 1/3") from None
+    if not (n >= 1 and 1 <= k <= n):
+        raise ValueError(f"--shard {text!r}: K must be between 1 and N")
+    return k, n
+
+
+def in_shard(student: str, shard: tuple[int, int] | None) -> bool:
+    """Deterministic split of students into N shards (same answer on every machine)."""
+    if shard is None:
+        return True
+    k, n = shard
+    # md5 as a stable, evenly spread split key (not for security)
+    return int(hashlib.md5(student.encode()).hexdigest(), 16) % n == k - 1
+
+
+def prepare(course: Course, assignment: str, workdir: Path) -> autograde.AssignmentSpec:
+    """Sync the gradebook with source/ (nbgrader's generate_assignment into a temp folder)."""
+    release_root = workdir / "release"
+    generate(course, assignment, release_root=release_root)
+    released = {p.stem: nbformat.read(p, as_version=4) for p in sorted((release_root / assignment).glob("*.ipynb"))}
+    digest = hashlib.sha256()
+    src_dir = course.source_dir / assignment
+    supporting, hidden = [], set()
+    for path in sorted(p for p in src_dir.rglob("*") if p.is_file()):
+        rel = str(path.relative_to(src_dir))
+        if ".ipynb_checkpoints" in path.parts or "__pycache__" in path.parts:
+            continue
+        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+        if path.suffix == ".ipynb":
+            hidden |= secret_text(course, nbformat.read(path, as_version=4)).hidden
+        else:
+            supporting.append((path, rel))
+    return autograde.AssignmentSpec(name=assignment, released=released, source_hash=digest.hexdigest(),
+                                    supporting_files=supporting, hidden_lines=hidden)
+
+
+def submission_key(course: Course, spec: autograde.AssignmentSpec, student: str) -> str:
+    digest = hashlib.sha256(f"{GRADER_VERSION}\0{spec.source_hash}\0".encode())
+    folder = course.submission_dir(student, spec.name)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _timestamp(course: Course, folder: Path):
+    try:
+        return course.coursedir().get_existing_timestamp(str(folder))
+    except (Exception, SystemExit):  # noqa: BLE001 (an unreadable timestamp.txt is ignored)
+        return None
+
+
+def _extra_files(course: Course, spec: autograde.AssignmentSpec, student: str) -> list[tuple[Path, str]]:
+    """Submitted non-notebook files, then the source's supporting files on top (like nbgrader)."""
+    folder = course.submission_dir(student, spec.name)
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".ipynb"):
+        if path.name != "timestamp.txt" and path.stat().st_size < 50 * 1024 * 1024:
+            files[str(path.relative_to(folder))] = path
+    for src, rel in spec.supporting_files:
+        files[rel] = src
+    return [(path, rel) for rel, path in files.items()]
+
+
+def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: str, key: str,
+                     account: execute.Account, limits: execute.Limits, lock: threading.Lock,
+                     feedback: bool = True) -> dict:
+    """Grade one submission end to end; returns {status, duration, notebooks}."""
+    from . import feedback as fb
+
+    started = time.monotonic()
+    folder = course.submission_dir(student, spec.name)
+    timestamp = _timestamp(course, folder)
+    extra = _extra_files(course, spec, student)
+    outcomes = []
+    for name in spec.released:
+        outcome = autograde.NotebookOutcome(notebook=name)
+        path = folder / f"{name}.ipynb"
+        nb_started = time.monotonic()
+        try:
+            if not path.exists():
+                outcome.status = "missing"
+                outcome.notes.append(f"{name}.ipynb was not submitted")
+                with lock:
+                    outcome.tests = autograde.zero_notebook(course, spec.name, student, name, timestamp)
+                outcomes.append(outcome)
+                continue
+            raw = path.read_bytes()  # work on a copy: the submitted file is never written
+            try:
+                with lock:
+                    nb, tampered, notes = autograde.sanitize(course, spec, student, name, raw)
+            except autograde.CorruptedNotebook as exc:
+                outcome.status, outcome.flagged = "corrupted", True
+                outcome.notes.append(str(exc))
+                with lock:
+                    outcome.tests = autograde.zero_notebook(course, spec.name, student, name, timestamp)
+                    autograde.set_flag(course, spec.name, student, name, True)
+                outcomes.append(outcome)
+                continue
+            outcome.notes.extend(notes)
+            log_path = course.log_file(student, spec.name, name)
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            run = execute.run_notebook(nb, account=account, limits=limits, supporting_files=extra,
+                                       log_path=log_path, kernel_name=nb.metadata.get("kernelspec", {}).get("name"))
+            why = "the notebook hit its deadline" if run.deadline_hit else "the kernel stopped before it"
+            executed = autograde.merge_results(nb, run, why)
+            status, run_notes = autograde.status_of(run, executed)
+            if status == "ok" and tampered:
+                status = "tampered"
+            outcome.status = status
+            outcome.notes.extend(run_notes)
+            outcome.flagged = tampered or any(n.startswith("suspicious") for n in outcome.notes)
+            with lock:
+                executed, outcome.tests = autograde.score_and_save(course, spec, student, name, executed, timestamp)
+                autograde.set_flag(course, spec.name, student, name, outcome.flagged)
+            outcome.executed = executed
+            _write_atomic(course.autograded_notebook(student, spec.name, name), nbformat.writes(executed), 0o444)
+        except Exception as exc:  # noqa: BLE001 (one broken notebook must not stop the batch)
+            outcome.status, outcome.flagged = "error", True
+            outcome.notes.append(f"grader error: {type(exc).__name__}: {exc}")
+            try:
+                with lock:
+                    outcome.tests = autograde.zero_notebook(course, spec.name, student, name, timestamp)
+                    autograde.set_flag(course, spec.name, student, name, True)
+            except Exception as inner:  # noqa: BLE001
+                outcome.notes.append(f"could not record a zero score: {inner}")
+        finally:
+            outcome.duration = time.monotonic() - nb_started
+        outcomes.append(outcome)
+    status = autograde.worst([o.status for o in outcomes])
+    duration = time.monotonic() - started
+    if feedback:
+        fb.write_feedback(course, spec, student, outcomes)
+    with lock:
+        gbook.record(course.db_url, spec.name, student, key, status, duration, [o.to_row() for o in outcomes])
+    return {"status": status, "duration": duration, "notebooks": [o.to_row() for o in outcomes]}
+
+
+@contextlib.contextmanager
+def _batch_lock(course: Course):
+    course.autograded_dir.mkdir(parents=True, exist_ok=True)
+    path = course.autograded_dir / ".labs-grade.lock"
+    with open(path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another `labs grade` is running on this course ({path})") from None
+        yield
+
+
+def _cleanup_stale(accounts: list[execute.Account]) -> None:
+    """Processes and work dirs left by a batch that was killed (kill -9) before it cleaned up."""
+    for account in accounts:
+        execute.kill_account(account)
+    uids = {a.uid for a in accounts if a.dedicated}
+    for base in Path(tempfile.gettempdir()).glob("labs-grade-*"):
+        with contextlib.suppress(OSError):
+            if (base / "work").stat().st_uid in uids:
+                shutil.rmtree(base, ignore_errors=True)
+
+
+def grade(course: Course, assignments: list[str], options: Options, log=None) -> Summary:
+    """Grade every (assignment, student) selected; returns counts and run times."""
+    from tqdm import tqdm
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    summary = Summary()
+    workers = options.workers or cpu_count()
+    started = time.monotonic()
+    with _batch_lock(course), tempfile.TemporaryDirectory(prefix="labs-grade-prep-") as tmp:
+        gbook.ensure(course.db_url)
+        accounts = [execute.sandbox_account(slot) for slot in range(workers)]
+        if os.geteuid() == 0:
+            execute.protect([course.source_dir, course.submitted_dir, course.autograded_dir, course.feedback_dir]
+                            + ([course.db_path] if course.db_path else []))
+        else:
+            log("note: not running as root, so student code runs under your own account "
+                "(limits and a separate working directory still apply)")
+        for account in accounts:
+            execute.ensure_python_access(account, log=log)
+        _cleanup_stale(accounts)
+        jobs = []
+        for assignment in assignments:
+            spec = prepare(course, assignment, Path(tmp) / assignment)
+            done = gbook.graded_keys(course.db_url, assignment)
+            for student in course.students(assignment, options.students):
+                if not in_shard(student, options.shard):
+                    continue
+                key = submission_key(course, spec, student)
+                if not options.force and done.get(student) == key:
+                    summary.skipped += 1
+                    continue
+                jobs.append((spec, student, key))
+        slots: queue.Queue = queue.Queue()
+        for account in accounts:
+            slots.put(account)
+        lock = threading.Lock()
+
+        def work(spec, student, key):
+            account = slots.get()
+            try:
+                return grade_submission(course, spec, student, key, account, options.limits, lock,
+                                        feedback=options.feedback)
+            finally:
+                slots.put(account)
+
+        bar = tqdm(total=len(jobs), unit="submission", desc="grading", disable=not options.progress or None,
+                   file=sys.stderr, dynamic_ncols=True)
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(work, *job): job for job in jobs}
+                for future in as_completed(futures):
+                    spec, student, _ = futures[future]
+                    try:
+                        result = future.result()
+                    except Exception as exc:  # noqa: BLE001
+                        summary.statuses["error"] += 1
+                        summary.messages.append(f"{spec.name}/{student}: {type(exc).__name__}: {exc}")
+                    else:
+                        summary.graded += 1
+                        summary.durations.append(result["duration"])
+                        for row in result["notebooks"]:
+                            summary.statuses[row["status"]] += 1
+                    bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in sorted(summary.statuses.items())))
+                    bar.update(1)
+        finally:
+            bar.close()
+    summary.wall = time.monotonic() - started
+    return summary

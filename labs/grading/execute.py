@@ -1,0 +1,431 @@
+"""Run one notebook in a sandbox and collect its executed cells.
+
+The trusted grader process never runs student code. For each notebook it:
+
+1. makes a fresh working directory outside the course tree (under the system temp dir),
+   owned by the sandbox account, and copies in the assignment's supporting files;
+2. starts :mod:`labs.grading.runner` (papermill) as that account: a dedicated system user
+   per worker slot when the grader runs as root (``labs-grader-<slot>``, created with
+   ``useradd --system`` when missing), else the grader's own account; in a new session;
+   with a minimal environment;
+3. lets the runner apply the resource limits (address space, processes, file size, CPU
+   time, open files, no core dumps) to itself before any kernel starts;
+4. reads the executed cells from a private pipe until the runner ends or the notebook's
+   deadline passes, then kills every process left: the session, and, with a dedicated
+   account, every process of that account (which catches double-forked processes too).
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+ACCOUNT_PREFIX = "labs-grader-"
+MAX_RESULT_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits of one notebook run (seconds, megabytes)."""
+
+    cell_timeout: int = 120
+    notebook_timeout: int = 900
+    memory_mb: int = 2048
+    processes: int = 256
+    file_mb: int = 256
+    open_files: int = 1024
+    max_output_bytes: int = 1_000_000
+    start_timeout: int = 60
+
+    def for_runner(self, dedicated_account: bool) -> dict:
+        return {
+            "memory_bytes": self.memory_mb * 1024 * 1024,
+            "file_bytes": self.file_mb * 1024 * 1024,
+            "cpu_seconds": 2 * self.notebook_timeout + 60,
+            "open_files": self.open_files,
+            "processes": self.processes,
+            "dedicated_account": dedicated_account,
+        }
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who runs student code: a dedicated system user, or the grader itself (uid None)."""
+
+    name: str
+    uid: int | None = None
+    gid: int | None = None
+
+    @property
+    def dedicated(self) -> bool:
+        return self.uid is not None
+
+
+def sandbox_account(slot: int) -> Account:
+    """The account for worker slot ``slot``; created on first use when running as root."""
+    if os.geteuid() != 0:
+        return Account(name=pwd.getpwuid(os.geteuid()).pw_name)
+    name = f"{ACCOUNT_PREFIX}{slot}"
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", "--user-group", name],
+                       check=True, capture_output=True)
+        entry = pwd.getpwnam(name)
+    return Account(name=name, uid=entry.pw_uid, gid=entry.pw_gid)
+
+
+def protect(paths: list[Path]) -> None:
+    """Make course folders unreadable to sandbox accounts (owner and group keep access)."""
+    for path in paths:
+        if path.exists():
+            mode = path.stat().st_mode & 0o7777
+            if mode & 0o007:
+                os.chmod(path, mode & ~0o007)
+
+
+def protected(path: Path) -> bool:
+    """True when 'other' users (sandbox accounts) cannot enter or read path."""
+    return not (path.stat().st_mode & 0o005) if path.exists() else True
+
+
+@dataclass
+class RunResult:
+    """What came back from one sandboxed run."""
+
+    cells: dict[int, dict] = field(default_factory=dict)
+    truncated: list[int] = field(default_factory=list)
+    kernel_started: bool = False
+    finished: bool = False          # the runner reported the end of the notebook
+    kernel_died: bool = False
+    deadline_hit: bool = False
+    runner_error: str | None = None
+    returncode: int | None = None
+    duration: float = 0.0
+    log_tail: str = ""
+
+
+def _environment(workdir: Path, account: Account) -> dict:
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "USER": account.name,
+        "LOGNAME": account.name,
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "TMPDIR": str(workdir / ".tmp"),
+        "JUPYTER_RUNTIME_DIR": str(workdir / ".jupyter" / "runtime"),
+        "JUPYTER_DATA_DIR": str(workdir / ".jupyter" / "data"),
+        "JUPYTER_CONFIG_DIR": str(workdir / ".jupyter" / "config"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "IPYTHONDIR": str(workdir / ".ipython"),
+        "MPLCONFIGDIR": str(workdir / ".matplotlib"),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MALLOC_ARENA_MAX": "2",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NBGRADER_EXECUTION": "autograde",
+        "LABS_WORK_DIR": str(workdir / ".labs-work"),
+        "LABS_DATA_DIR": str(workdir / ".labs-data"),
+    }
+    # Endpoints of the stack (and any other LABS_ setting) pass through, except the paths
+    # of the course itself.
+    for key, value in os.environ.items():
+        if key.startswith("LABS_") and key not in ("LABS_HOME",) and key not in env:
+            env[key] = value
+    return env
+
+
+def _chown_tree(path: Path, account: Account) -> None:
+    if not account.dedicated:
+        return
+    for dirpath, _dirs, filenames in os.walk(path):
+        os.chown(dirpath, account.uid, account.gid)
+        for name in filenames:
+            os.chown(os.path.join(dirpath, name), account.uid, account.gid, follow_symlinks=False)
+
+
+def kill_account(account: Account) -> None:
+    """Kill every process of a dedicated sandbox account (kill -9 -1 run as that account)."""
+    if not account.dedicated:
+        return
+    for _ in range(5):
+        subprocess.run(["kill", "-9", "-1"], user=account.uid, group=account.gid, extra_groups=[],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        if not _account_processes(account.uid):
+            return
+        time.sleep(0.1)
+
+
+def _account_processes(uid: int) -> list[int]:
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["uids"]):
+        try:
+            if proc.info["uids"] and proc.info["uids"].real == uid:
+                found.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def _kill_tree(pid: int, known: dict) -> None:
+    """Kill a process, its session and every descendant seen during the run."""
+    import psutil
+
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for child_pid, created in list(known.items()):
+        try:
+            proc = psutil.Process(child_pid)
+            if proc.create_time() == created:
+                proc.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+
+
+def _remember_descendants(pid: int, known: dict) -> None:
+    import psutil
+
+    try:
+        for child in psutil.Process(pid).children(recursive=True):
+            try:
+                known.setdefault(child.pid, child.create_time())
+            except psutil.NoSuchProcess:
+                continue
+    except psutil.NoSuchProcess:
+        pass
+
+
+def run_notebook(nb, *, account: Account, limits: Limits, supporting_files: list[tuple[Path, str]] = (),
+                 log_path: Path | None = None, kernel_name: str | None = None) -> RunResult:
+    """Execute ``nb`` in a sandbox; return the executed cells that came back."""
+    result = RunResult()
+    base = Path(tempfile.mkdtemp(prefix="labs-grade-"))
+    os.chmod(base, 0o711)
+    workdir = base / "work"
+    workdir.mkdir(mode=0o700)
+    for sub in (".tmp", ".jupyter/runtime", ".ipython", ".matplotlib"):
+        (workdir / sub).mkdir(parents=True, exist_ok=True)
+    for src, rel in supporting_files:
+        dest = workdir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+    _chown_tree(workdir, account)
+
+    log_file = open(log_path or os.devnull, "wb")  # noqa: SIM115 (closed in finally)
+    read_fd, write_fd = os.pipe()
+    job = {
+        "notebook": nb,
+        "cell_timeout": limits.cell_timeout,
+        "start_timeout": limits.start_timeout,
+        "max_output_bytes": limits.max_output_bytes,
+        "limits": limits.for_runner(account.dedicated),
+        "kernel_name": kernel_name,
+    }
+    started = time.monotonic()
+    known: dict[int, float] = {}
+    proc = None
+    try:
+        kwargs = {}
+        if account.dedicated:
+            kwargs = {"user": account.uid, "group": account.gid, "extra_groups": []}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labs.grading.runner", str(write_fd)],
+            stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir,
+            env=_environment(workdir, account), pass_fds=(write_fd,), start_new_session=True,
+            umask=0o077, **kwargs)
+        os.close(write_fd)
+        write_fd = -1
+        try:
+            proc.stdin.write(json.dumps(job).encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        deadline = started + limits.notebook_timeout
+        _read_results(read_fd, proc, deadline, result, known)
+        if not result.deadline_hit:
+            try:
+                result.returncode = proc.wait(timeout=max(5.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                result.deadline_hit = True
+    finally:
+        if write_fd >= 0:
+            os.close(write_fd)
+        os.close(read_fd)
+        if proc is not None:
+            _remember_descendants(proc.pid, known)
+            _kill_tree(proc.pid, known)
+            kill_account(account)
+            if result.returncode is None:
+                try:
+                    result.returncode = proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+        log_file.close()
+        result.duration = time.monotonic() - started
+        shutil.rmtree(base, ignore_errors=True)
+    if log_path and log_path.exists():
+        with open(log_path, "rb") as fh:
+            fh.seek(max(0, log_path.stat().st_size - 4000))
+            result.log_tail = fh.read().decode("utf-8", "replace")
+    return result
+
+
+def _read_results(fd: int, proc, deadline: float, result: RunResult, known: dict) -> None:
+    buffer = bytearray()
+    total = 0
+    sel = selectors.DefaultSelector()
+    sel.register(fd, selectors.EVENT_READ)
+    last_scan = 0.0
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                result.deadline_hit = True
+                return
+            if now - last_scan > 0.5:
+                _remember_descendants(proc.pid, known)
+                last_scan = now
+            if not sel.select(timeout=min(0.5, deadline - now)):
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return
+            total += len(chunk)
+            if total > MAX_RESULT_BYTES:
+                result.runner_error = "the executor sent more data than allowed"
+                return
+            buffer.extend(chunk)
+            while b"\n" in buffer:
+                line, _, rest = bytes(buffer).partition(b"\n")
+                buffer = bytearray(rest)
+                _handle_message(line, result)
+    finally:
+        sel.close()
+
+
+def _handle_message(line: bytes, result: RunResult) -> None:
+    try:
+        message = json.loads(line)
+    except ValueError:
+        result.runner_error = "unreadable message from the executor"
+        return
+    event = message.get("event")
+    if event == "kernel_started":
+        result.kernel_started = True
+    elif event == "cell":
+        result.cells[int(message["index"])] = nbformat.from_dict(message["cell"])
+        if message.get("truncated"):
+            result.truncated.append(int(message["index"]))
+    elif event == "done":
+        result.finished = True
+        result.kernel_died = bool(message.get("kernel_died"))
+        result.runner_error = message.get("error") or result.runner_error
+
+
+def account_group_name(account: Account) -> str:
+    return grp.getgrgid(account.gid).gr_name if account.dedicated else ""
+
+
+# --- letting the sandbox account run the course's Python ---------------------------------
+
+_ACL_XATTR = "system.posix_acl_access"
+
+
+def _acl_with_traverse(mode: int, uids: list[int]) -> bytes:
+    """A POSIX access ACL equal to ``mode`` plus execute (traverse) for each uid."""
+    import struct
+
+    def entry(tag: int, perm: int, ident: int = 0xFFFFFFFF) -> bytes:
+        return struct.pack("<HHI", tag, perm, ident)
+
+    blob = struct.pack("<I", 2)
+    blob += entry(0x01, (mode >> 6) & 7)
+    for uid in sorted(uids):
+        blob += entry(0x02, 1, uid)
+    blob += entry(0x04, (mode >> 3) & 7)
+    blob += entry(0x10, ((mode >> 3) & 7) | 1)
+    blob += entry(0x20, mode & 7)
+    return blob
+
+
+def _acl_uids(path: str) -> list[int] | None:
+    """Named-user entries of an existing ACL (None when the path has no ACL)."""
+    import struct
+
+    try:
+        blob = os.getxattr(path, _ACL_XATTR)
+    except OSError:
+        return None
+    uids = []
+    for offset in range(4, len(blob), 8):
+        tag, perm, ident = struct.unpack_from("<HHI", blob, offset)
+        if tag == 0x02:
+            uids.append(ident)
+    return uids
+
+
+def can_run_python(account: Account) -> bool:
+    if not account.dedicated:
+        return True
+    try:
+        probe = subprocess.run([sys.executable, "-c", "import labs.grading.runner"], user=account.uid,
+                               group=account.gid, extra_groups=[], cwd="/", capture_output=True, check=False,
+                               env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
+    except OSError:
+        return False
+    return probe.returncode == 0
+
+
+def ensure_python_access(account: Account, log=print) -> None:
+    """Make sure a dedicated account can execute the course's Python and import ``labs``.
+
+    When the interpreter lives under a folder closed to other users (for example pyenv under
+    /root, mode 0700), grant that account *traverse only* (x, no listing, no reading) on the
+    blocking folders with a POSIX ACL entry, and say so.
+    """
+    if can_run_python(account):
+        return
+    blocking = []
+    for target in (Path(os.path.realpath(sys.executable)), Path(__file__).resolve()):
+        for folder in reversed(target.parents):
+            st = folder.stat()
+            if not st.st_mode & 0o001 and str(folder) not in blocking:
+                blocking.append(str(folder))
+    for folder in blocking:
+        mode = os.stat(folder).st_mode & 0o777
+        existing = _acl_uids(folder)
+        uids = sorted(set((existing or []) + [account.uid]))
+        try:
+            # The ACL mask shows as the group bits (--x); the owning group itself keeps no access.
+            os.setxattr(folder, _ACL_XATTR, _acl_with_traverse(mode, uids))
+        except OSError as exc:
+            raise RuntimeError(
+                f"the sandbox account {account.name} cannot run {sys.executable}: {folder} is closed "
+                f"to other users and an ACL could not be set ({exc}). Fix: `chmod o+x {folder}`, or "
+                f"install the course's Python outside {folder}.") from exc
+        log(f"granted traverse-only access (ACL u:{account.name}:--x) on {folder} so the sandbox "
+            f"account can run the course's Python")
+    if not can_run_python(account):
+        raise RuntimeError(f"the sandbox account {account.name} still cannot run {sys.executable} "
+                           f"and import labs; check the permissions of the virtualenv and the course")

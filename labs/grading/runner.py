@@ -1,0 +1,241 @@
+"""The executor that runs inside the sandbox: one notebook, one kernel, papermill.
+
+Started by :mod:`labs.grading.execute` as ``python -m labs.grading.runner RESULT_FD`` under
+an unprivileged account, in a fresh working directory. It reads the job (notebook and
+limits) as JSON on stdin, applies the resource limits to itself (the kernel inherits them),
+makes itself non-dumpable (so the kernel, running under the same account, can neither
+ptrace it nor open its file descriptors through /proc), and executes the notebook with a
+papermill engine that:
+
+- runs every cell even after an error, like ``nbgrader autograde`` (interrupting a cell
+  that exceeds the per-cell limit and recording a ``CellTimeoutError``);
+- caps the output kept per cell, so a flood of prints cannot exhaust the grader;
+- sends each executed cell as one JSON line on ``RESULT_FD``, a pipe that the kernel does
+  not inherit, so the grader keeps the results of cells that finished before a crash or a
+  deadline, and student code cannot forge them by writing files.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import sys
+
+PR_SET_DUMPABLE = 4
+MAX_TRACEBACK_LINES = 200
+
+# Same error nbgrader's Execute preprocessor records for a cell that timed out.
+TIMEOUT_ERROR = {
+    "ename": "CellTimeoutError",
+    "evalue": "",
+    "traceback": ["\x1b[0;31mCellTimeoutError\x1b[0m: No reply from kernel before timeout"],
+}
+
+
+def make_undumpable() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover (not Linux)
+        pass
+
+
+def _uid_tasks(uid: int) -> int:
+    """Threads currently owned by uid (what RLIMIT_NPROC counts)."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as fh:
+                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields["Threads"].strip())
+        except (OSError, KeyError, ValueError):
+            continue
+    return count
+
+
+def apply_limits(limits: dict) -> None:
+    """Lower this process's limits; every process it starts (the kernel) inherits them."""
+    def cap(which, value):
+        if value:
+            soft, hard = resource.getrlimit(which)
+            value = int(value)
+            if hard != resource.RLIM_INFINITY:
+                value = min(value, hard)
+            resource.setrlimit(which, (value, value))
+
+    cap(resource.RLIMIT_AS, limits.get("memory_bytes"))
+    cap(resource.RLIMIT_FSIZE, limits.get("file_bytes"))
+    cap(resource.RLIMIT_CPU, limits.get("cpu_seconds"))
+    cap(resource.RLIMIT_NOFILE, limits.get("open_files"))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    processes = limits.get("processes")
+    if processes:
+        # RLIMIT_NPROC counts every thread of the account; when the account is shared with
+        # other programs (grading without root), allow what already runs plus the budget.
+        if not limits.get("dedicated_account"):
+            processes += _uid_tasks(os.getuid())
+        cap(resource.RLIMIT_NPROC, processes)
+
+
+def _build_engine(send, max_output_bytes: int):
+    """A papermill engine (subclass of papermill's NBClientEngine) reporting each cell."""
+    from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
+    from nbformat.v4 import output_from_msg  # noqa: F401 (imported for nbclient's output())
+    from nbformat.v4.nbbase import new_output
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine
+    from papermill.utils import merge_kwargs, remove_args
+
+    class SandboxClient(PapermillNotebookClient):
+        kernel_died = False
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._bytes: dict[int, int] = {}
+            self._truncated: set[int] = set()
+            self.on_cell_executed = self._record_unreported_error
+
+        def _record_unreported_error(self, cell, execute_reply, **kwargs):
+            # Same rule as nbgrader's Execute.on_cell_executed (not imported here: importing
+            # nbgrader would add seconds to every run): an error reply without a matching
+            # error output (a timeout) becomes an error output, so the cell scores 0.
+            content = execute_reply["content"]
+            if content["status"] != "error":
+                return
+            if any(o.output_type == "error" and o.ename == content["ename"] for o in cell.outputs):
+                return
+            cell.outputs.append(new_output("error", ename=content["ename"], evalue=content["evalue"],
+                                           traceback=content["traceback"] or [
+                                               "ERROR: An error occurred while showtraceback was disabled"]))
+
+        def output(self, outs, msg, display_id, cell_index):
+            out = super().output(outs, msg, display_id, cell_index)
+            if out is None or out.get("output_type") == "error":
+                return out
+            size = len(out.get("text", "")) + sum(
+                len(v) if isinstance(v, str) else len(json.dumps(v)) for v in out.get("data", {}).values())
+            used = self._bytes.get(cell_index, 0) + size
+            self._bytes[cell_index] = used
+            if used <= max_output_bytes:
+                return out
+            if outs and outs[-1] is out:
+                outs.pop()
+            if cell_index not in self._truncated:
+                self._truncated.add(cell_index)
+                outs.append(new_output("stream", name="stdout",
+                                       text=f"\n[output truncated by the grader after {max_output_bytes} bytes]\n"))
+            return None
+
+        def papermill_execute_cells(self):
+            for index, cell in enumerate(self.nb.cells):
+                self.nb_man.cell_start(cell, index)
+                try:
+                    self.execute_cell(cell, index)
+                except DeadKernelError:
+                    self.kernel_died = True
+                    cell.setdefault("outputs", []).append(new_output(
+                        "error", ename="DeadKernelError", evalue="the kernel died while running this cell",
+                        traceback=["DeadKernelError: the kernel died while running this cell"]))
+                    self.nb_man.cell_exception(cell, cell_index=index)
+                except CellTimeoutError as exc:
+                    cell.setdefault("outputs", []).append(new_output("error", **TIMEOUT_ERROR))
+                    self.log.warning("cell %s: %s", index, exc)
+                except CellControlSignal:
+                    raise
+                finally:
+                    self.nb_man.cell_complete(cell, cell_index=index)
+                    for out in cell.get("outputs", []):
+                        if out.get("output_type") == "error" and len(out.get("traceback", [])) > MAX_TRACEBACK_LINES:
+                            tb = out["traceback"]
+                            keep = MAX_TRACEBACK_LINES - 51
+                            out["traceback"] = tb[:50] + ["... traceback truncated ..."] + tb[-keep:]
+                    send({"event": "cell", "index": index, "cell": cell,
+                          "truncated": index in self._truncated})
+                if self.kernel_died:
+                    break
+
+        def execute(self, **kwargs):
+            self.reset_execution_trackers()
+            with self.setup_kernel(**kwargs):
+                send({"event": "kernel_started"})
+                self.papermill_execute_cells()
+            return self.nb
+
+    class SandboxEngine(NBClientEngine):
+        client: SandboxClient | None = None
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
+                                 kernel_name=kernel_name, log_output=log_output)
+            cls.client = SandboxClient(nb_man, **final)
+            return cls.client.execute()
+
+    return SandboxEngine
+
+
+def run(job: dict, send) -> None:
+    import nbformat
+    import papermill
+    from papermill.engines import papermill_engines
+    from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
+
+    engine = _build_engine(send, int(job.get("max_output_bytes", 1_000_000)))
+    papermill_engines.register("labs-sandbox", engine)
+    nb = nbformat.from_dict(job["notebook"])
+    cfg = Config()
+    if job.get("ipc", True):
+        cfg.KernelManager.transport = "ipc"  # no TCP port: the kernel is reachable only through files in the work dir
+    error = None
+    try:
+        papermill.execute_notebook(
+            nb, None, engine_name="labs-sandbox", kernel_name=job.get("kernel_name") or None,
+            progress_bar=False, request_save_on_cell_execute=False, log_output=False,
+            start_timeout=int(job.get("start_timeout", 60)), execution_timeout=job.get("cell_timeout"),
+            allow_errors=True, interrupt_on_timeout=True, raise_on_iopub_timeout=False,
+            iopub_timeout=int(job.get("iopub_timeout", 20)), error_on_timeout=TIMEOUT_ERROR,
+            extra_arguments=["--HistoryManager.hist_file=:memory:"], config=cfg,
+            record_timing=True, shutdown_kernel="immediate",
+        )
+    except PapermillExecutionError:
+        pass  # errors in cells are part of the result, not a failure of the run
+    except Exception as exc:  # noqa: BLE001 (reported to the grader, which decides)
+        error = f"{type(exc).__name__}: {exc}"
+    client = engine.client
+    send({"event": "done", "kernel_died": bool(client and client.kernel_died), "error": error})
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # jsonschema imports this optional IRI checker when present; building its grammar takes
+    # over a second and nbformat never needs it, so the executor starts without it.
+    sys.modules.setdefault("rfc3987_syntax", None)
+    result_fd = int(argv[0])
+    make_undumpable()
+    job = json.loads(sys.stdin.read())
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    apply_limits(job.get("limits", {}))
+    out = os.fdopen(result_fd, "w", buffering=1, encoding="utf-8")
+    os.set_inheritable(result_fd, False)
+
+    def send(message: dict) -> None:
+        out.write(json.dumps(message) + "\n")
+        out.flush()
+
+    try:
+        run(job, send)
+    finally:
+        out.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Shared set-up of the grader tests: course copies and one graded demo class.
+
+Every test works on a copy of the course (nbgrader_config.py, source/, release/) in a
+temporary folder, so the checkout is never graded or modified. Limits are short so the whole
+folder runs in a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+from labs.grading import batch, demo
+from labs.grading import gradebook as gbook
+from labs.grading.course import Course
+from labs.grading.execute import Limits
+from labs.grading.report import export
+
+REPO = Path(__file__).resolve().parents[2]
+ASSIGNMENT = "s0_warmup"
+LIMITS = Limits(cell_timeout=6, notebook_timeout=20, memory_mb=1024)
+
+# Submissions whose grading is deterministic and quick: used to compare runs.
+ORDINARY = ["perfect", "partial", "wrong", "empty", "nbformat-44"]
+SUBSET = ["perfect", "partial", "wrong", "empty", "stderr-correct", "deleted-test"]
+
+
+def make_course(folder: Path) -> Course:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "nbgrader_config.py", folder / "nbgrader_config.py")
+    for name in ("source", "release"):
+        shutil.copytree(REPO / name, folder / name)
+    (folder / "autograded").mkdir()
+    return Course.load(folder)
+
+
+def grade(course: Course, workers: int = 2, assignments=(ASSIGNMENT,), feedback: bool = False,
+          **kwargs) -> batch.Summary:
+    options = batch.Options(workers=workers, limits=kwargs.pop("limits", LIMITS), progress=False,
+                            feedback=feedback, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return batch.grade(course, list(assignments), options, log=lambda msg: None)
+
+
+def snapshot(course: Course | str, students: list[str] | None = None) -> dict:
+    """Gradebook content (see labs.grading.gradebook.snapshot) of a course or a database URL."""
+    db_url = course if isinstance(course, str) else course.db_url
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snap = gbook.snapshot(db_url, "data-pipeline-lab")
+    if students is not None:
+        keep = set(students)
+        snap = {part: {k: v for k, v in rows.items() if k.split("/")[1] in keep} for part, rows in snap.items()}
+    return snap
+
+
+def scores(course: Course) -> dict[str, float]:
+    """student -> total score of the assignment, from nbgrader's gradebook API."""
+    from nbgrader.api import Gradebook
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(course.db_url, course.course_id) as gb:
+            return {s.student.id: float(s.score) for s in gb.assignment_submissions(ASSIGNMENT)}
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    """The whole demo class (every variant) graded once, in parallel."""
+    course = make_course(tmp_path_factory.mktemp("class") / "course")
+    written = demo.write_class(course, ASSIGNMENT)
+    before = {s: p.read_bytes() for s, p in written.items()}
+    summary = grade(course, workers=2, feedback=True)
+    export(course)
+    return {"course": course, "summary": summary, "submitted": written, "before": before}

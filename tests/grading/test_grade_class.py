@@ -1,0 +1,172 @@
+"""The whole demo class graded in parallel: scores, statuses, sandbox, outputs."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import psutil
+import pytest
+
+from labs.grading import gradebook as gbook
+from labs.grading.execute import ACCOUNT_PREFIX
+from labs.grading.release import secret_text
+
+from .conftest import ASSIGNMENT, scores
+
+# variant -> (total out of 15, status of the notebook, per-question scores q1, q2, q3)
+EXPECTED = {
+    "perfect": (15, "ok", (5, 5, 5)),
+    "partial": (5, "ok", (5, 0, 0)),
+    "wrong": (0, "ok", (0, 0, 0)),
+    "empty": (0, "ok", (0, 0, 0)),
+    "stderr-correct": (15, "ok", (5, 5, 5)),
+    "infinite-loop": (10, "timeout", (5, 0, 5)),
+    "ignores-interrupt": (10, "timeout", (5, 5, 0)),
+    "os-exit": (5, "kernel_died", (5, 0, 0)),
+    "memory-bomb": (10, "memory_limit", (5, 0, 5)),
+    "process-spray": (15, "ok", (5, 5, 5)),
+    "output-flood": (15, "ok", (5, 5, 5)),
+    "corrupted-json": (0, "corrupted", (0, 0, 0)),
+    "nbformat-44": (15, "ok", (5, 5, 5)),
+    "deleted-test": (15, "tampered", (5, 5, 5)),
+    "altered-test": (10, "tampered", (0, 5, 5)),
+    "duplicated-test": (15, "ok", (5, 5, 5)),
+    "retyped-test": (15, "tampered", (5, 5, 5)),
+    "reads-source": (15, "ok", (5, 5, 5)),
+    "writes-gradebook": (0, "ok", (0, 0, 0)),
+    "monkeypatch-asserts": (0, "ok", (0, 0, 0)),
+}
+QUESTIONS = ("q1_tests", "q2_tests", "q3_tests")
+
+
+@pytest.fixture(scope="module")
+def graded(graded_class):
+    return graded_class
+
+
+def test_every_variant_is_written_and_graded(graded):
+    assert set(graded["submitted"]) == set(EXPECTED)
+    assert graded["summary"].graded == len(EXPECTED)
+    assert graded["summary"].messages == []
+
+
+def test_scores_and_statuses(graded):
+    course = graded["course"]
+    totals = scores(course)
+    runs = gbook.runs(course.db_url)
+    got, want = {}, {}
+    for student, (total, status, per_question) in EXPECTED.items():
+        run = runs[(ASSIGNMENT, student, ASSIGNMENT)]
+        got[student] = (totals[student], run["status"],
+                        tuple(run["tests"][q]["score"] for q in QUESTIONS))
+        want[student] = (float(total), status, tuple(float(x) for x in per_question))
+    assert got == want
+
+
+def test_notes_explain_what_happened(graded):
+    runs = gbook.runs(graded["course"].db_url)
+
+    def notes(student):
+        return " | ".join(runs[(ASSIGNMENT, student, ASSIGNMENT)]["notes"])
+
+    assert "q2_tests was deleted; restored" in notes("deleted-test")
+    assert "q1_tests was edited; restored" in notes("altered-test")
+    assert "appears 2 times" in notes("duplicated-test")
+    assert "changed from code to markdown" in notes("retyped-test")
+    assert "truncated" in notes("output-flood")
+    assert "not a readable notebook" in notes("corrupted-json")
+    assert "suspicious" in notes("monkeypatch-asserts")
+    assert runs[(ASSIGNMENT, "monkeypatch-asserts", ASSIGNMENT)]["flagged"]
+    assert notes("perfect") == "" and notes("nbformat-44") == ""
+
+
+def test_stderr_in_a_passing_test_keeps_its_points(graded):
+    course = graded["course"]
+    nb = nbformat.read(course.autograded_notebook("stderr-correct", ASSIGNMENT, ASSIGNMENT), as_version=4)
+    graded_with_stderr = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")
+                          and any(o.get("name") == "stderr" for o in c.get("outputs", []))]
+    assert graded_with_stderr, "the stderr output should stay in the autograded notebook"
+    runs = gbook.runs(course.db_url)
+    tests = runs[(ASSIGNMENT, "stderr-correct", ASSIGNMENT)]["tests"]
+    assert tests["q1_tests"]["stderr"] and tests["q1_tests"]["passed"]
+
+
+def test_submitted_files_are_never_modified(graded):
+    for student, path in graded["submitted"].items():
+        assert path.read_bytes() == graded["before"][student], student
+
+
+def test_sandbox_blocked_reading_and_writing_grader_files(graded):
+    course = graded["course"]
+
+    def stdout(student):
+        nb = nbformat.read(course.autograded_notebook(student, ASSIGNMENT, ASSIGNMENT), as_version=4)
+        return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+    reads = stdout("reads-source")
+    writes = stdout("writes-gradebook")
+    for label in ("relative source", "absolute source", "list submitted"):
+        assert f"{label}: blocked" in reads
+    for label in ("gradebook write", "autograded write", "relative gradebook"):
+        assert f"{label}: blocked" in writes
+    assert not re.search(r"^[a-z ]+: LEAKED$", reads + writes, re.MULTILINE)
+    assert not (course.autograded_dir / "pwned.txt").exists()
+    assert "fork refused after" in stdout("process-spray")
+
+
+def test_nothing_is_left_running_or_on_disk(graded):
+    leftovers = [p.info for p in psutil.process_iter(["pid", "username", "cmdline"])
+                 if (p.info["username"] or "").startswith(ACCOUNT_PREFIX)]
+    assert leftovers == []
+    assert not any(Path("/tmp").glob("labs-grade-*/work"))
+
+
+def _hidden_lines(course) -> set[str]:
+    source = nbformat.read(course.source_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    return {line for line in secret_text(course, source).hidden if len(line) >= 8}
+
+
+def test_feedback_shows_results_but_never_hidden_tests(graded):
+    course = graded["course"]
+    hidden = _hidden_lines(course)
+    assert len(hidden) > 10
+    pages = sorted(course.feedback_dir.glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.html"))
+    assert len(pages) == len(EXPECTED)
+    for page in pages:
+        raw = page.read_text()
+        text = html.unescape(re.sub(r"<[^>]+>", "", raw))
+        found = [h for h in hidden if h in raw or h in text or html.escape(h) in raw]
+        assert found == [], f"{page}: {found[:3]}"
+    perfect = (course.feedback_dir / "perfect" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "q1_tests: passed" in perfect
+    wrong = html.unescape((course.feedback_dir / "wrong" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text())
+    assert "failed: AssertionError" in wrong
+    # the student who printed the input history sees it redacted
+    reads = (course.feedback_dir / "reads-source" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "hidden test text removed" in reads
+
+
+def test_csv_has_one_row_per_student_and_question_columns(graded):
+    course = graded["course"]
+    frame = pd.read_csv(course.autograded_dir / "grades.csv")
+    assert sorted(frame["student"]) == sorted(EXPECTED)
+    for q in QUESTIONS:
+        assert f"{ASSIGNMENT}/{q}" in frame.columns
+    for column in (f"{ASSIGNMENT}/total", f"{ASSIGNMENT}/status", "total", "max_total"):
+        assert column in frame.columns
+    row = frame.set_index("student").loc["os-exit"]
+    assert row[f"{ASSIGNMENT}/status"] == "kernel_died" and row["total"] == 5 and row["max_total"] == 15
+
+
+def test_report_is_self_contained_with_the_plots(graded):
+    course = graded["course"]
+    page = (course.autograded_dir / "report.html").read_text()
+    for title in ("Score distribution per assignment", "Per-question mean and failure rate",
+                  "Hardest questions", "Run time per submission", "Status counts"):
+        assert title in page
+    assert not re.search(r"<script[^>]+src=\"https?://", page), "plotly.js must be inline (no CDN)"
+    assert "Plotly.newPlot" in page
