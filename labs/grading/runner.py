@@ -20,10 +20,13 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import queue
 import resource
 import sys
+import time
 
 PR_SET_DUMPABLE = 4
+INTERRUPT_GRACE_S = 5  # a timed-out cell gets this long to stop after the interrupt
 MAX_TRACEBACK_LINES = 200
 
 # Same error nbgrader's Execute preprocessor records for a cell that timed out.
@@ -84,6 +87,7 @@ def apply_limits(limits: dict) -> None:
 def _build_engine(send, max_output_bytes: int):
     """A papermill engine (subclass of papermill's NBClientEngine) reporting each cell."""
     from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
+    from nbclient.util import run_sync
     from nbformat.v4 import output_from_msg  # noqa: F401 (imported for nbclient's output())
     from nbformat.v4.nbbase import new_output
     from papermill.clientwrap import PapermillNotebookClient
@@ -92,6 +96,7 @@ def _build_engine(send, max_output_bytes: int):
 
     class SandboxClient(PapermillNotebookClient):
         kernel_died = False
+        stuck = False
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
@@ -147,6 +152,13 @@ def _build_engine(send, max_output_bytes: int):
                 except CellControlSignal:
                     raise
                 finally:
+                    timed_out = any(o.get("ename") == TIMEOUT_ERROR["ename"] for o in cell.get("outputs", []))
+                    if timed_out and not self.kernel_died and not self.kernel_answers_within(INTERRUPT_GRACE_S):
+                        # the interrupt did not stop the cell: every later cell would wait out its
+                        # own time limit behind it, so stop the kernel now; later cells score 0
+                        self.log.warning("kernel still busy %ss after the interrupt; stopping it", INTERRUPT_GRACE_S)
+                        run_sync(self.km.shutdown_kernel)(now=True)
+                        self.stuck = True
                     self.nb_man.cell_complete(cell, cell_index=index)
                     for out in cell.get("outputs", []):
                         if out.get("output_type") == "error" and len(out.get("traceback", [])) > MAX_TRACEBACK_LINES:
@@ -155,8 +167,28 @@ def _build_engine(send, max_output_bytes: int):
                             out["traceback"] = tb[:50] + ["... traceback truncated ..."] + tb[-keep:]
                     send({"event": "cell", "index": index, "cell": cell,
                           "truncated": index in self._truncated})
-                if self.kernel_died:
+                if self.kernel_died or self.stuck:
                     break
+
+        def kernel_answers_within(self, seconds: float) -> bool:
+            """True when the kernel replies to a trivial request within ``seconds``."""
+
+            async def probe() -> bool:
+                msg_id = self.kc.execute("", silent=True, store_history=False)
+                deadline = time.monotonic() + seconds
+                while (left := deadline - time.monotonic()) > 0:
+                    try:
+                        reply = await self.kc.get_shell_msg(timeout=left)
+                    except queue.Empty:
+                        return False
+                    if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                        return True
+                return False
+
+            try:
+                return run_sync(probe)()
+            except Exception:  # noqa: BLE001 (a kernel that cannot be asked is not answering)
+                return False
 
         def execute(self, **kwargs):
             self.reset_execution_trackers()
@@ -200,7 +232,7 @@ def run(job: dict, send) -> None:
             progress_bar=False, request_save_on_cell_execute=False, log_output=False,
             start_timeout=int(job.get("start_timeout", 60)), execution_timeout=job.get("cell_timeout"),
             allow_errors=True, interrupt_on_timeout=True, raise_on_iopub_timeout=False,
-            iopub_timeout=int(job.get("iopub_timeout", 20)), error_on_timeout=TIMEOUT_ERROR,
+            iopub_timeout=int(job.get("iopub_timeout", 5)), error_on_timeout=TIMEOUT_ERROR,
             extra_arguments=["--HistoryManager.hist_file=:memory:"], config=cfg,
             record_timing=True, shutdown_kernel="immediate",
         )
