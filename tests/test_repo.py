@@ -27,3 +27,9 @@ def test_committed_notebooks_have_no_outputs():
         if any(c.get("outputs") or c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code"):
             dirty.append(f"{name}: has outputs (clear them: jupyter nbconvert --clear-output --inplace {name})")
     assert not dirty, "\n".join(dirty)
+
+
+def test_release_is_in_sync_with_source_and_leaks_nothing():
+    result = subprocess.run([sys.executable, "-m", "labs.cli", "release", "--check"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
