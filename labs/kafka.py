@@ -62,20 +62,25 @@ def delete_topics(names: Iterable[str] = (), prefix: str | None = None) -> list[
 
 def read_topic(topic: str, isolation_level: str = "read_uncommitted", timeout_s: float = 5.0,
                max_records: int | None = None) -> list:
-    """Every record of ``topic`` from offset 0, in partition then offset order."""
+    """Every record of ``topic`` from offset 0 up to its end offsets at call time, in partition
+    then offset order. Returns early once every partition is read to its end (transaction
+    markers included), else after ``timeout_s``."""
     consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap(), enable_auto_commit=False,
-                             isolation_level=isolation_level, consumer_timeout_ms=int(timeout_s * 1000))
+                             isolation_level=isolation_level)
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not parts:
             return []
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
-        end = consumer.end_offsets(parts)
-        out = []
-        for record in consumer:
-            out.append(record)
+        end = consumer.end_offsets(parts)  # for read_committed: the last stable offset
+        out: list = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=100).values():
+                out.extend(batch)
             if max_records is not None and len(out) >= max_records:
+                out = out[:max_records]
                 break
             if all(consumer.position(p) >= end[p] for p in parts):
                 break
