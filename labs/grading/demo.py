@@ -12,7 +12,7 @@ import copy
 import json
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -48,6 +48,7 @@ class Context:
     assignment: str
     released: object           # released NotebookNode
     solutions: dict[str, str]  # solution grade_id -> source solution code (delimiters removed)
+    wrong: dict[str, str] = field(default_factory=dict)  # solution grade_id -> a plausible wrong answer
 
     def filled(self, answers: dict[str, str] | None = None):
         """The released notebook with solution cells replaced (perfect by default)."""
@@ -106,9 +107,23 @@ def empty(ctx: Context) -> bytes:
     return _nb_bytes(ctx.released)
 
 
+def wrong_answers(course: Course, assignment: str) -> dict[str, str]:
+    """Plausible wrong answers per solution cell: the ones above, else the first recorded wrong
+    variant of each cell in ``tests/fixtures/<assignment>/wrong_variants.json``."""
+    if assignment in WRONG_ANSWERS:
+        return WRONG_ANSWERS[assignment]
+    path = course.root / "tests" / "fixtures" / assignment / "wrong_variants.json"
+    answers: dict[str, str] = {}
+    if path.exists():
+        for variant in json.loads(path.read_text()):
+            for grade_id, code in variant["replace"].items():
+                answers.setdefault(grade_id, code)
+    return answers
+
+
 def partial(ctx: Context) -> bytes:
     ids = ctx.solution_ids()
-    wrong = WRONG_ANSWERS.get(ctx.assignment, {})
+    wrong = ctx.wrong
     answers = {gid: ctx.solutions[gid] for gid in ids[: max(1, len(ids) // 3)]}
     for gid in ids[len(answers): len(answers) + 1]:
         if gid in wrong:
@@ -117,7 +132,7 @@ def partial(ctx: Context) -> bytes:
 
 
 def wrong(ctx: Context) -> bytes:
-    return _nb_bytes(ctx.filled({**ctx.solutions, **WRONG_ANSWERS.get(ctx.assignment, {})}))
+    return _nb_bytes(ctx.filled({**ctx.solutions, **ctx.wrong}))
 
 
 def stderr_but_correct(ctx: Context) -> bytes:
@@ -311,6 +326,12 @@ VARIANTS: dict[str, Callable[[Context], bytes]] = {
 }
 
 
+# Assignments that get every variant, hostile ones included; labs (long notebooks on the
+# stack) get the ordinary four, so `make grade` on a fresh clone stays a matter of minutes.
+FULL_DEMO = ("s0_warmup",)
+LAB_DEMO = ("perfect", "partial", "wrong", "empty")
+
+
 def context(course: Course, assignment: str) -> Context:
     """Released notebook (generated fresh, throw-away gradebook) and source solutions."""
     from .release import generate
@@ -327,7 +348,8 @@ def context(course: Course, assignment: str) -> Context:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if meta.get("solution") and cell.cell_type == "code":
             solutions[meta["grade_id"]] = _strip_delimiters(cell.source)
-    return Context(course=course, assignment=assignment, released=released, solutions=solutions)
+    return Context(course=course, assignment=assignment, released=released, solutions=solutions,
+                   wrong=wrong_answers(course, assignment))
 
 
 def write_class(course: Course, assignment: str, variants: list[str] | None = None,
@@ -336,7 +358,9 @@ def write_class(course: Course, assignment: str, variants: list[str] | None = No
     ctx = context(course, assignment)
     notebook_name = course.source_notebooks(assignment)[0].name
     written = {}
-    for name in variants or list(VARIANTS):
+    if variants is None:  # the hostile variants on the small fixture assignment; labs get the four ordinary ones
+        variants = list(VARIANTS) if assignment in FULL_DEMO else list(LAB_DEMO)
+    for name in variants:
         student = f"{prefix}{name}"
         folder = course.submission_dir(student, assignment)
         folder.mkdir(parents=True, exist_ok=True)
