@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.notebooks import harness
+from . import harness
 
 LABS = sorted(p.parent.name for p in (harness.ROOT / "tests" / "fixtures").glob("*/wrong_variants.json"))
 pytestmark = [pytest.mark.slow]
