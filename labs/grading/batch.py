@@ -33,6 +33,7 @@ import nbformat
 from . import autograde, execute
 from . import gradebook as gbook
 from .course import Course, cpu_count
+from .files import write_atomic
 from .release import generate, secret_text
 
 GRADER_VERSION = "labs-grade-1"
@@ -107,22 +108,6 @@ def submission_key(course: Course, spec: autograde.AssignmentSpec, student: str)
     return digest.hexdigest()
 
 
-def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _timestamp(course: Course, folder: Path):
     try:
         return course.coursedir().get_existing_timestamp(str(folder))
@@ -194,7 +179,7 @@ def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: st
                 executed, outcome.tests = autograde.score_and_save(course, spec, student, name, executed, timestamp)
                 autograde.set_flag(course, spec.name, student, name, outcome.flagged)
             outcome.executed = executed
-            _write_atomic(course.autograded_notebook(student, spec.name, name), nbformat.writes(executed), 0o444)
+            write_atomic(course.autograded_notebook(student, spec.name, name), nbformat.writes(executed), 0o444)
         except Exception as exc:  # noqa: BLE001 (one broken notebook must not stop the batch)
             outcome.status, outcome.flagged = "error", True
             outcome.notes.append(f"grader error: {type(exc).__name__}: {exc}")

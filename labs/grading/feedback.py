@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import copy
 import html
-import os
-import tempfile
 from pathlib import Path
 
 import nbformat
 from nbformat.v4.nbbase import new_markdown_cell, new_output
 
 from .course import Course
+from .files import write_atomic
 
 REDACTED = "[hidden test text removed]"
 
@@ -125,11 +124,6 @@ def write_feedback(course: Course, spec, student: str, outcomes) -> list[Path]:
         released = spec.released[outcome.notebook]
         page = render(released, outcome, student, spec.name, spec.hidden_lines)
         path = course.feedback_dir / student / spec.name / f"{outcome.notebook}.html"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        write_atomic(path, page)
         written.append(path)
     return written

@@ -7,8 +7,6 @@ they can be rebuilt at any time, including after merging gradebooks of several m
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -16,6 +14,7 @@ import pandas as pd
 
 from . import gradebook as gbook
 from .course import Course
+from .files import write_atomic
 
 
 def _question_order(course: Course, assignment: str, notebook: str, names: list[str]) -> list[str]:
@@ -86,19 +85,10 @@ def tables(course: Course) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return frame, pd.DataFrame(long_rows), pd.DataFrame(nb_rows)
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def write_csv(course: Course, frame: pd.DataFrame | None = None) -> Path:
     frame = tables(course)[0] if frame is None else frame
     path = course.autograded_dir / "grades.csv"
-    _write(path, frame.to_csv(index=False))
+    write_atomic(path, frame.to_csv(index=False))
     return path
 
 
@@ -167,7 +157,7 @@ Scores come from the gradebook (autograded/gradebook.db); the per-question table
 <h2>Submissions that need a look (status other than ok)</h2>{table}
 </body></html>"""
     path = course.autograded_dir / "report.html"
-    _write(path, page)
+    write_atomic(path, page)
     return path
 
 
