@@ -135,27 +135,26 @@ def wrong(ctx: Context) -> bytes:
     return _nb_bytes(ctx.filled({**ctx.solutions, **ctx.wrong}))
 
 
+def _insert_in_body(nb, index: int, code: str) -> None:
+    """Insert indented ``code`` as the first statement of the function in cell ``index``."""
+    lines = nb.cells[index].source.splitlines()
+    body = next(n for n, line in enumerate(lines) if line.startswith("    ") and '"""' not in line)
+    lines.insert(body, code)
+    nb.cells[index].source = "\n".join(lines)
+
+
 def stderr_but_correct(ctx: Context) -> bytes:
     """Correct answers that print a warning to stderr whenever they run."""
     nb = ctx.filled()
-    for gid in ctx.solution_ids()[:1]:
-        i = ctx.index_of(nb, gid)
-        lines = nb.cells[i].source.splitlines()
-        body = next(n for n, line in enumerate(lines) if line.startswith("    ") and '"""' not in line)
-        lines.insert(body, '    import sys\n    print("warning: dropping redelivered events", file=sys.stderr)')
-        nb.cells[i].source = "\n".join(lines)
+    _insert_in_body(nb, ctx.index_of(nb, ctx.solution_ids()[0]),
+                    '    import sys\n    print("warning: dropping redelivered events", file=sys.stderr)')
     return _nb_bytes(nb)
 
 
 def infinite_loop(ctx: Context) -> bytes:
     """The second answer never returns (the per-cell limit interrupts it)."""
     nb = ctx.filled()
-    gid = ctx.solution_ids()[1]
-    i = ctx.index_of(nb, gid)
-    lines = nb.cells[i].source.splitlines()
-    body = next(n for n, line in enumerate(lines) if line.startswith("    ") and '"""' not in line)
-    lines.insert(body, "    while True:\n        pass")
-    nb.cells[i].source = "\n".join(lines)
+    _insert_in_body(nb, ctx.index_of(nb, ctx.solution_ids()[1]), "    while True:\n        pass")
     return _nb_bytes(nb)
 
 

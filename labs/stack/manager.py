@@ -138,7 +138,7 @@ def up(names: list[str] | None = None, log=print) -> list[Status]:
 def down(names: list[str] | None = None, log=print) -> list[str]:
     """Stop what ``up`` started (dependents first). Returns the names stopped."""
     stopped = []
-    for svc in reversed(services(names) if names else services()):
+    for svc in reversed(services(names)):
         if process.stop(svc.name):
             log(f"  stopped {svc.name}")
             stopped.append(svc.name)

@@ -65,9 +65,10 @@ def run(nb, cwd: Path, timeout: int = 300, parameters: dict | None = None) -> di
     NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
                    resources={"metadata": {"path": str(cwd)}}).execute()
     results = {}
+    tests = graded_tests(nb)
     for cell in nb.cells:
         gid = meta(cell).get("grade_id")
-        if gid in graded_tests(nb):
+        if gid in tests:
             results[gid] = not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
     return results
 
