@@ -30,7 +30,7 @@ def create_topic(name: str, partitions: int = 1, **configs: str) -> str:
         pass
     finally:
         client.close()
-    consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap())
+    consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap(), allow_auto_create_topics=False)
     try:
         deadline = time.monotonic() + 30
         while len(consumer.partitions_for_topic(name) or ()) < partitions:
@@ -60,13 +60,31 @@ def delete_topics(names: Iterable[str] = (), prefix: str | None = None) -> list[
         client.close()
 
 
+def wait_for_topic(name: str, timeout_s: float = 60.0) -> int:
+    """Wait until topic ``name`` exists (created by someone else, e.g. a connector) and return its
+    partition count. Never creates the topic itself."""
+    consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap(), allow_auto_create_topics=False)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            consumer.topics()  # refresh metadata
+            parts = consumer.partitions_for_topic(name)
+            if parts:
+                return len(parts)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topic {name} did not appear within {timeout_s:.0f} s")
+            time.sleep(0.2)
+    finally:
+        consumer.close()
+
+
 def read_topic(topic: str, isolation_level: str = "read_uncommitted", timeout_s: float = 5.0,
                max_records: int | None = None) -> list:
     """Every record of ``topic`` from offset 0 up to its end offsets at call time, in partition
     then offset order. Returns early once every partition is read to its end (transaction
     markers included), else after ``timeout_s``."""
     consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap(), enable_auto_commit=False,
-                             isolation_level=isolation_level)
+                             isolation_level=isolation_level, allow_auto_create_topics=False)
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not parts:

@@ -8,85 +8,60 @@ import json
 import random
 import time
 
-import pymysql
 import pytest
 import requests
 from kafka import KafkaConsumer
-from kafka.admin import KafkaAdminClient
 
-from labs import config
+from labs import config, connectors, db
+from labs import kafka as lk
 from labs.stack.connect import DEBEZIUM_CLASS
 from labs.stack.mariadb import DEBEZIUM_USER
 
 
 @pytest.fixture
 def database(unique):
-    name = f"cdc_{unique}"
-    conn = pymysql.connect(**config.mariadb().connect_kwargs())
+    name = db.create_database(f"cdc_{unique}")
+    conn = db.connect(name)
     with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}`")
-        cur.execute(f"CREATE TABLE `{name}`.items (id INT PRIMARY KEY, name VARCHAR(50), qty INT NOT NULL)")
-        cur.execute(f"INSERT INTO `{name}`.items VALUES (1, 'existing', 5)")
+        cur.execute("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(50), qty INT NOT NULL)")
+        cur.execute("INSERT INTO items VALUES (1, 'existing', 5)")
     yield conn, name
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    db.drop_databases(name)
     conn.close()
 
 
 @pytest.fixture
 def connector(database, unique):
-    _, db = database
+    _, db_name = database
     name, prefix = f"test-cdc-{unique}", f"cdc{unique}"
     db_conf = config.mariadb()
-    body = {
-        "name": name,
-        "config": {
-            "connector.class": DEBEZIUM_CLASS,
-            "tasks.max": "1",
-            "database.hostname": db_conf.host,
-            "database.port": str(db_conf.port),
-            "database.user": DEBEZIUM_USER[0],
-            "database.password": DEBEZIUM_USER[1],
-            "database.server.id": str(random.randint(10_000, 4_000_000)),
-            "database.ssl.mode": "disable",
-            "topic.prefix": prefix,
-            "database.include.list": db,
-            "table.include.list": f"{db}.items",
-            "snapshot.mode": "initial",
-            "snapshot.locking.mode": "none",
-            "schema.history.internal.kafka.bootstrap.servers": config.kafka_bootstrap(),
-            "schema.history.internal.kafka.topic": f"_schema_history.{prefix}",
-        },
-    }
-    url = config.connect_url()
-    resp = requests.post(f"{url}/connectors", json=body, timeout=30)
-    assert resp.status_code == 201, resp.text
-    yield name, f"{prefix}.{db}.items"
-    requests.delete(f"{url}/connectors/{name}", timeout=30)
-    admin = KafkaAdminClient(bootstrap_servers=config.kafka_bootstrap())
-    doomed = [t for t in admin.list_topics() if t.startswith(prefix) or t == f"_schema_history.{prefix}"]
-    if doomed:
-        admin.delete_topics(doomed)
-    admin.close()
-
-
-def wait_running(name: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    state = {}
-    while time.monotonic() < deadline:
-        state = requests.get(f"{config.connect_url()}/connectors/{name}/status", timeout=10).json()
-        tasks = state.get("tasks", [])
-        if state.get("connector", {}).get("state") == "RUNNING" and tasks and tasks[0]["state"] == "RUNNING":
-            return state
-        if any(t.get("state") == "FAILED" for t in tasks):
-            break
-        time.sleep(0.5)
-    pytest.fail(f"connector did not reach RUNNING: {json.dumps(state)[:2000]}")
+    connectors.register(name, {
+        "connector.class": DEBEZIUM_CLASS,
+        "tasks.max": "1",
+        "database.hostname": db_conf.host,
+        "database.port": str(db_conf.port),
+        "database.user": DEBEZIUM_USER[0],
+        "database.password": DEBEZIUM_USER[1],
+        "database.server.id": str(random.randint(10_000, 4_000_000)),
+        "database.ssl.mode": "disable",
+        "topic.prefix": prefix,
+        "database.include.list": db_name,
+        "table.include.list": f"{db_name}.items",
+        "snapshot.mode": "initial",
+        "snapshot.locking.mode": "none",
+        "schema.history.internal.kafka.bootstrap.servers": config.kafka_bootstrap(),
+        "schema.history.internal.kafka.topic": f"_schema_history.{prefix}",
+    })
+    yield name, f"{prefix}.{db_name}.items"
+    connectors.delete(name)
+    lk.delete_topics(prefix=prefix)
+    lk.delete_topics([f"_schema_history.{prefix}"])
 
 
 def read_events(topic: str, n: int, timeout: float = 60) -> list:
+    lk.wait_for_topic(topic, timeout)  # subscribing earlier could create it (auto-create) and miss it
     consumer = KafkaConsumer(topic, bootstrap_servers=config.kafka_bootstrap(), auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=1000)
+                             enable_auto_commit=False, consumer_timeout_ms=1000, allow_auto_create_topics=False)
     events, deadline = [], time.monotonic() + timeout
     while len(events) < n and time.monotonic() < deadline:
         for record in consumer:
@@ -103,14 +78,14 @@ def test_connector_plugin_is_installed():
 
 
 def test_insert_update_delete_become_change_events(database, connector):
-    conn, db = database
+    conn, db_name = database
     name, topic = connector
-    wait_running(name)
+    connectors.wait_for(name, "RUNNING", timeout=60)
     # the snapshot row first, then live changes from the binlog
     with conn.cursor() as cur:
-        cur.execute(f"INSERT INTO `{db}`.items VALUES (2, 'widget', 10)")
-        cur.execute(f"UPDATE `{db}`.items SET qty = 7, name = 'gadget' WHERE id = 2")
-        cur.execute(f"DELETE FROM `{db}`.items WHERE id = 2")
+        cur.execute("INSERT INTO items VALUES (2, 'widget', 10)")
+        cur.execute("UPDATE items SET qty = 7, name = 'gadget' WHERE id = 2")
+        cur.execute("DELETE FROM items WHERE id = 2")
     events = read_events(topic, 5)  # snapshot read, create, update, delete, tombstone
     assert len(events) == 5, events
     (k0, snap), (k1, create), (k2, update), (k3, delete), (k4, tombstone) = events
@@ -123,5 +98,20 @@ def test_insert_update_delete_become_change_events(database, connector):
     assert delete["op"] == "d" and delete["after"] is None
     assert delete["before"] == {"id": 2, "name": "gadget", "qty": 7}
     assert k1 == k2 == k3 == k4 == {"id": 2} and tombstone is None
-    assert create["source"]["db"] == db and create["source"]["table"] == "items"
+    assert create["source"]["db"] == db_name and create["source"]["table"] == "items"
     assert create["source"]["file"].startswith("mariadb-bin") and create["source"]["pos"] > 0
+
+
+def test_connect_helpers_report_states_and_errors(database, connector):
+    name, _ = connector
+    connectors.wait_for(name, "RUNNING", timeout=60)
+    assert name in connectors.names()
+    connectors.pause(name)
+    connectors.wait_for(name, "PAUSED", timeout=30)
+    connectors.resume(name)
+    connectors.wait_for(name, "RUNNING", timeout=30)
+    assert connectors.state("no-such-connector") == "MISSING"
+    errors = connectors.validate({"connector.class": DEBEZIUM_CLASS, "topic.prefix": "x"})
+    assert any("database.hostname" in e for e in errors), errors
+    with pytest.raises(connectors.ConnectError, match="HTTP 4"):
+        connectors.register("bad-connector", {"connector.class": "no.such.Connector"})

@@ -105,3 +105,19 @@ def test_labs_kafka_helpers_create_read_delete(unique):
         time.sleep(0.2)
     assert name not in admin.list_topics()
     admin.close()
+
+
+def test_reading_or_waiting_never_creates_a_topic(unique):
+    """The broker auto-creates topics on metadata requests; labs.kafka's readers must not trigger it."""
+    from labs import kafka as lk
+
+    name = f"test-absent-{unique}"
+    assert lk.read_topic(name, timeout_s=1) == []
+    with pytest.raises(TimeoutError, match="did not appear"):
+        lk.wait_for_topic(name, timeout_s=1)
+    admin = KafkaAdminClient(bootstrap_servers=config.kafka_bootstrap())
+    assert name not in admin.list_topics()
+    admin.close()
+    lk.create_topic(name, partitions=3)
+    assert lk.wait_for_topic(name, timeout_s=5) == 3
+    lk.delete_topics([name])
