@@ -45,7 +45,7 @@ def validate(connector_config: dict) -> list[str]:
     """Errors the worker reports for ``connector_config`` (empty when it would be accepted)."""
     cls = connector_config.get("connector.class", "")
     plugin = cls.rsplit(".", 1)[-1]
-    body = {k: str(v) for k, v in connector_config.items()}
+    body = {"name": "validate", **{k: str(v) for k, v in connector_config.items()}}
     resp = _check(requests.put(f"{config.connect_url()}/connector-plugins/{plugin}/config/validate",
                                json=body, timeout=60), f"validate {plugin}")
     return [f"{c['value']['name']}: {e}" for c in resp.json().get("configs", []) for e in c["value"]["errors"]]

@@ -60,6 +60,19 @@ def delete_topics(names: Iterable[str] = (), prefix: str | None = None) -> list[
         client.close()
 
 
+def topic_configs(name: str) -> dict[str, str]:
+    """The broker's effective configuration of topic ``name`` (e.g. ``cleanup.policy``), as strings."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    client = admin()
+    try:
+        described = client.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+    finally:
+        client.close()
+    entries = described.get("topic", {}).get(name, {})
+    return {key: entry["value"] for key, entry in entries.items()}
+
+
 def wait_for_topic(name: str, timeout_s: float = 60.0) -> int:
     """Wait until topic ``name`` exists (created by someone else, e.g. a connector) and return its
     partition count. Never creates the topic itself."""

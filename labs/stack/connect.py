@@ -55,7 +55,7 @@ class Connect(Service):
             "rest.advertised.port": str(config.connect_port()),
             "plugin.path": str(config.jvm_dir() / "plugins"),
             "plugin.discovery": "service_load",
-            "exactly.once.source.support": "disabled",
+            "exactly.once.source.support": "enabled",
             "scheduled.rebalance.max.delay.ms": "0",
             "task.shutdown.graceful.timeout.ms": "5000",
         }

@@ -112,6 +112,40 @@ def test_connect_helpers_report_states_and_errors(database, connector):
     connectors.wait_for(name, "RUNNING", timeout=30)
     assert connectors.state("no-such-connector") == "MISSING"
     errors = connectors.validate({"connector.class": DEBEZIUM_CLASS, "topic.prefix": "x"})
-    assert any("database.hostname" in e for e in errors), errors
+    assert any("database.hostname" in e for e in errors) and not any(e.startswith("name:") for e in errors), errors
     with pytest.raises(connectors.ConnectError, match="HTTP 4"):
         connectors.register("bad-connector", {"connector.class": "no.such.Connector"})
+
+
+def test_exactly_once_source_with_topic_creation(database, unique):
+    """The worker runs source connectors exactly once (transactions), and a connector's topic.creation.*
+    settings shape the topics it creates: read_committed consumers see every change once."""
+    _, db_name = database
+    name, prefix = f"test-eos-{unique}", f"eos{unique}"
+    db_conf = config.mariadb()
+    connectors.register(name, {
+        "connector.class": DEBEZIUM_CLASS,
+        "database.hostname": db_conf.host, "database.port": db_conf.port,
+        "database.user": DEBEZIUM_USER[0], "database.password": DEBEZIUM_USER[1],
+        "database.server.id": random.randint(10_000, 4_000_000), "database.ssl.mode": "disable",
+        "topic.prefix": prefix, "database.include.list": db_name, "snapshot.locking.mode": "none",
+        "schema.history.internal.kafka.bootstrap.servers": config.kafka_bootstrap(),
+        "schema.history.internal.kafka.topic": f"{prefix}-history",
+        "exactly.once.support": "required",
+        "topic.creation.default.partitions": 3, "topic.creation.default.replication.factor": 1,
+        "topic.creation.default.cleanup.policy": "compact",
+    })
+    try:
+        connectors.wait_for(name, "RUNNING", timeout=60)
+        with db.connect(db_name) as conn, conn.cursor() as cur:
+            cur.executemany("INSERT INTO items VALUES (%s, %s, %s)", [(i, f"n{i}", i) for i in range(2, 52)])
+        topic = f"{prefix}.{db_name}.items"
+        assert lk.wait_for_topic(topic, timeout_s=60) == 3
+        assert lk.topic_configs(topic)["cleanup.policy"] == "compact"
+        deadline, ids = time.monotonic() + 30, []
+        while len(ids) < 51 and time.monotonic() < deadline:
+            ids = [json.loads(r.key)["id"] for r in lk.read_topic(topic, isolation_level="read_committed")]
+        assert sorted(ids) == list(range(1, 52))
+    finally:
+        connectors.delete(name)
+        lk.delete_topics(prefix=prefix)
