@@ -16,6 +16,7 @@ COMMANDS = {
     "doctor": "labs.doctor",
     "bench": "labs.bench",
     "data": "labs.data.commands",
+    "sweep": "labs.sweep",
     "release": "labs.grading.commands",
     "grade": "labs.grading.commands",
     "gradebook": "labs.grading.commands",

@@ -100,12 +100,18 @@ def resume(name: str) -> None:
     _check(requests.put(_url(f"/{name}/resume"), timeout=30), f"resume {name}")
 
 
-def delete(name: str) -> bool:
-    """Delete connector ``name``; False when it did not exist."""
+def delete(name: str, timeout: float = 30) -> bool:
+    """Delete connector ``name`` and wait until the worker no longer has it (so that its topics
+    can be deleted without the connector writing them again); False when it did not exist."""
     resp = requests.delete(_url(f"/{name}"), timeout=30)
     if resp.status_code == 404:
         return False
     _check(resp, f"delete {name}")
+    deadline = time.monotonic() + timeout
+    while status(name):
+        if time.monotonic() > deadline:
+            raise ConnectError(f"connector {name} still exists {timeout:.0f} s after its deletion")
+        time.sleep(0.1)
     return True
 
 

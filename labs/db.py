@@ -40,13 +40,18 @@ def create_database(name: str) -> str:
     return name
 
 
+def drop_database(name: str) -> None:
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{_checked(name)}`")
+
+
 def drop_databases(prefix: str) -> list[str]:
     """Drop every database whose name starts with ``prefix``; returns the dropped names."""
     with connect() as conn, conn.cursor() as cur:
         cur.execute("SHOW DATABASES")
         doomed = [row[0] for row in cur.fetchall() if row[0].startswith(prefix)]
-        for name in doomed:
-            cur.execute(f"DROP DATABASE IF EXISTS `{_checked(name)}`")
+    for name in doomed:
+        drop_database(name)
     return doomed
 
 

@@ -43,6 +43,14 @@ def create_topic(name: str, partitions: int = 1, **configs: str) -> str:
     return name
 
 
+def list_topics() -> list[str]:
+    client = admin()
+    try:
+        return sorted(client.list_topics())
+    finally:
+        client.close()
+
+
 def delete_topics(names: Iterable[str] = (), prefix: str | None = None) -> list[str]:
     """Delete the named topics and/or every topic starting with ``prefix``; returns what was deleted."""
     client = admin()

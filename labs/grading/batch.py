@@ -30,6 +30,8 @@ from pathlib import Path
 
 import nbformat
 
+from labs import sweep
+
 from . import autograde, execute
 from . import gradebook as gbook
 from .course import Course, cpu_count
@@ -167,6 +169,9 @@ def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: st
             log_path.parent.mkdir(parents=True, exist_ok=True)
             run = execute.run_notebook(nb, account=account, limits=limits, supporting_files=extra,
                                        log_path=log_path, kernel_name=nb.metadata.get("kernelspec", {}).get("name"))
+            swept = sweep.sweep(run.run_id)  # what an interrupted run left on the stack (its own names only)
+            if swept.count:
+                outcome.notes.append(f"removed what the run left on the stack: {swept.summary()}")
             why = "the notebook hit its deadline" if run.deadline_hit else "the kernel stopped before it"
             executed = autograde.merge_results(nb, run, why)
             status, run_notes = autograde.status_of(run, executed)

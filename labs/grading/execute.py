@@ -21,6 +21,7 @@ import grp
 import json
 import os
 import pwd
+import secrets
 import selectors
 import shutil
 import signal
@@ -117,9 +118,10 @@ class RunResult:
     returncode: int | None = None
     duration: float = 0.0
     log_tail: str = ""
+    run_id: str = ""
 
 
-def _environment(workdir: Path, account: Account) -> dict:
+def _environment(workdir: Path, account: Account, run_id: str) -> dict:
     venv_bin = str(Path(sys.executable).parent)
     env = {
         "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
@@ -143,6 +145,7 @@ def _environment(workdir: Path, account: Account) -> dict:
         "NBGRADER_EXECUTION": "autograde",
         "LABS_WORK_DIR": str(workdir / ".labs-work"),
         "LABS_DATA_DIR": str(workdir / ".labs-data"),
+        "LABS_RUN_ID": run_id,  # names what the run creates on the stack, so the grader can remove it
     }
     # Endpoints of the stack (and any other LABS_ setting) pass through, except the paths
     # of the course itself.
@@ -219,7 +222,7 @@ def _remember_descendants(pid: int, known: dict) -> None:
 def run_notebook(nb, *, account: Account, limits: Limits, supporting_files: list[tuple[Path, str]] = (),
                  log_path: Path | None = None, kernel_name: str | None = None) -> RunResult:
     """Execute ``nb`` in a sandbox; return the executed cells that came back."""
-    result = RunResult()
+    result = RunResult(run_id=secrets.token_hex(4))
     base = Path(tempfile.mkdtemp(prefix="labs-grade-"))
     os.chmod(base, 0o711)
     workdir = base / "work"
@@ -252,7 +255,7 @@ def run_notebook(nb, *, account: Account, limits: Limits, supporting_files: list
         proc = subprocess.Popen(
             [sys.executable, "-m", "labs.grading.runner", str(write_fd)],
             stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir,
-            env=_environment(workdir, account), pass_fds=(write_fd,), start_new_session=True,
+            env=_environment(workdir, account, result.run_id), pass_fds=(write_fd,), start_new_session=True,
             umask=0o077, **kwargs)
         os.close(write_fd)
         write_fd = -1
