@@ -86,3 +86,23 @@ def test_taken_port_names_the_port_and_the_variable(private_stack):
     assert result.returncode == 1
     assert f"port {port}" in result.stderr and "LABS_KAFKA_PORT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_registry_keeps_schemas_across_a_restart(private_stack):
+    import json
+
+    import requests
+
+    labs, env, _ = private_stack
+    assert labs("stack", "up", "registry").returncode == 0
+    url = f"http://127.0.0.1:{env['LABS_REGISTRY_PORT']}/apis/ccompat/v7"
+    schema = {"type": "record", "name": "Kept", "fields": [{"name": "id", "type": "long"}]}
+    resp = requests.post(f"{url}/subjects/kept-value/versions", timeout=10,
+                         headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+                         data=json.dumps({"schema": json.dumps(schema)}))
+    assert resp.status_code == 200, resp.text
+    assert labs("stack", "down", "registry").returncode == 0
+    assert labs("stack", "up", "registry").returncode == 0
+    assert requests.get(f"{url}/subjects", timeout=10).json() == ["kept-value"]
+    latest = requests.get(f"{url}/subjects/kept-value/versions/latest", timeout=10).json()
+    assert json.loads(latest["schema"]) == schema and latest["id"] == resp.json()["id"]

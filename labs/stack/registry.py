@@ -1,10 +1,13 @@
 """Apicurio Registry 3.0 (the newest 3.x line that runs on Java 17), serving the
 Confluent-compatible API under /apis/ccompat/v7.
 
-Storage is the registry's default in-memory database: schemas live as long as the process.
+Storage is an H2 database in a file under ``var/registry/`` (the registry's default SQL
+storage, pointed at a file instead of memory), so schemas survive a restart of the stack.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import requests
 
@@ -32,8 +35,20 @@ class Registry(Service):
             raise RuntimeError(f"no Apicurio runner jar in {config.jvm_dir() / 'apicurio'}; run: make setup")
         return str(found[-1])
 
+    @property
+    def home(self) -> Path:
+        return config.var_dir() / "registry"
+
+    def prepare(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+
     def argv(self) -> list[str]:
         return [java(), *jvm_opts(self.heap_mb),
+                f"-Dapicurio.datasource.url=jdbc:h2:file:{self.home / 'registry'}",
+                "-Dapicurio.datasource.jdbc.initial-size=2",
+                "-Dapicurio.datasource.jdbc.min-size=2",
+                "-Dapicurio.datasource.jdbc.max-size=10",
+                f"-Dapicurio.storage.snapshot.location={self.home}",
                 "-Dquarkus.http.host=" + config.HOST,
                 f"-Dquarkus.http.port={config.registry_port()}",
                 "-Dquarkus.log.level=WARN",
