@@ -60,3 +60,52 @@ def query(sql: str, args=None, database: str | None = None) -> list[tuple]:
     with connect(database) as conn, conn.cursor() as cur:
         cur.execute(sql, args)
         return list(cur.fetchall())
+
+
+def run_account_name(run: str) -> str:
+    return f"run_{run}"
+
+
+def create_run_account(run: str) -> str:
+    """A MariaDB account for one run that may only touch databases whose name contains ``run``
+    (it can create them, and grant on them, e.g. to Debezium), with a database of its own.
+    Returns the DSN for ``LABS_MARIADB_DSN``. The grader gives one to each submission, so a
+    submission cannot read or drop what is not its own."""
+    if not re.fullmatch(r"[0-9a-f]{8}", run):
+        raise ValueError(f"run id {run!r}: expected 8 lowercase hex digits")
+    import secrets
+
+    user, password, home = run_account_name(run), secrets.token_hex(16), f"labs_{run}"
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+        cur.execute(f"GRANT ALL PRIVILEGES ON `%{run}%`.* TO '{user}'@'%' WITH GRANT OPTION")
+        cur.execute(f"CREATE DATABASE IF NOT EXISTS `{home}` CHARACTER SET utf8mb4")
+    settings = config.mariadb()
+    return f"mysql://{user}:{password}@{settings.host}:{settings.port}/{home}"
+
+
+_GRANT = re.compile(r"^GRANT (?P<privs>.+?) ON (?P<object>`(?P<db>[^`]+)`\.\S+) TO (?P<who>\S+)")
+
+
+def drop_run_accounts(match) -> list[str]:
+    """Drop the per-run accounts whose run id ``match(name)`` accepts, and revoke what any account
+    was granted on databases ``match`` accepts (grants outlive a dropped database)."""
+    dropped = []
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT User, Host FROM mysql.user")
+        accounts = cur.fetchall()
+        for user, host in accounts:
+            if re.fullmatch(r"run_[0-9a-f]{8}", user) and match(user):
+                cur.execute(f"DROP USER IF EXISTS '{user}'@'{host}'")
+                dropped.append(user)
+                continue
+            try:
+                cur.execute(f"SHOW GRANTS FOR '{user}'@'{host}'")
+            except pymysql.err.OperationalError:  # e.g. system accounts with no grants of their own
+                continue
+            for (line,) in cur.fetchall():
+                grant = _GRANT.match(line)
+                if grant and grant["db"] != "*" and match(grant["db"]):
+                    privs = grant["privs"].replace(" WITH GRANT OPTION", "")
+                    cur.execute(f"REVOKE {privs} ON {grant['object']} FROM '{user}'@'{host}'")
+    return dropped

@@ -16,8 +16,9 @@ from urllib.parse import urlparse
 
 from labs import config
 
-# a lab prefix (s1, c1, ...) then a run id: what labs create and nothing else
-LAB_RESOURCE = re.compile(r"^[a-z]\d+[-_][0-9a-f]{8}(?![0-9a-f])")
+# a lab prefix (s1, c1, ...) then a run id: what labs create; and the grader's per-run database
+# and account (labs_<run>, run_<run>). Nothing else.
+LAB_RESOURCE = re.compile(r"^([a-z]\d+[-_][0-9a-f]{8}(?![0-9a-f])|(labs|run)_[0-9a-f]{8}$)")
 
 
 @dataclass
@@ -26,16 +27,18 @@ class Swept:
     topics: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     databases: list[str] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
-        return len(self.connectors) + len(self.topics) + len(self.groups) + len(self.databases)
+        return len(self.connectors) + len(self.topics) + len(self.groups) + len(self.databases) + len(self.accounts)
 
     def summary(self) -> str:
         parts = [f"{len(v)} {k}" for k, v in (("connector(s)", self.connectors), ("topic(s)", self.topics),
                                               ("consumer group(s)", self.groups),
-                                              ("database(s)", self.databases)) if v]
+                                              ("database(s)", self.databases),
+                                              ("database account(s)", self.accounts)) if v]
         return ", ".join(parts) or "nothing"
 
 
@@ -95,6 +98,7 @@ def sweep(run: str | None = None) -> Swept:
                 if match(name):
                     labs_db.drop_database(name)
                     out.databases.append(name)
+            out.accounts = labs_db.drop_run_accounts(match)
         except Exception as exc:  # noqa: BLE001
             out.errors.append(f"mariadb: {exc}")
     return out
@@ -111,10 +115,22 @@ def register(sub) -> None:
 
 def _run(args) -> int:
     swept = sweep(None if args.all else args.run)
-    for kind in ("connectors", "topics", "groups", "databases"):
+    for kind in ("connectors", "topics", "groups", "databases", "accounts"):
         for name in getattr(swept, kind):
             print(f"removed {kind[:-1]} {name}")
     for error in swept.errors:
         print(f"could not sweep {error}")
     print(f"removed {swept.summary()}")
     return 1 if swept.errors else 0
+
+
+def run_environment(run: str) -> dict:
+    """Environment for a graded run: its id, and (when MariaDB answers) a DSN for an account that
+    may only touch databases named after the run. ``sweep(run)`` removes both afterwards."""
+    env = {"LABS_RUN_ID": run}
+    db = config.mariadb()
+    if _answers(db.host, db.port):
+        from labs import db as labs_db
+
+        env["LABS_MARIADB_DSN"] = labs_db.create_run_account(run)
+    return env

@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import os
 import queue
+import secrets
 import shutil
 import sys
 import tempfile
@@ -167,11 +168,18 @@ def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: st
             outcome.notes.extend(notes)
             log_path = course.log_file(student, spec.name, name)
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            run = execute.run_notebook(nb, account=account, limits=limits, supporting_files=extra,
-                                       log_path=log_path, kernel_name=nb.metadata.get("kernelspec", {}).get("name"))
-            swept = sweep.sweep(run.run_id)  # what an interrupted run left on the stack (its own names only)
-            if swept.count:
-                outcome.notes.append(f"removed what the run left on the stack: {swept.summary()}")
+            run_id = secrets.token_hex(4)
+            run_env = sweep.run_environment(run_id)  # a MariaDB account limited to this run's databases
+            try:
+                run = execute.run_notebook(nb, account=account, limits=limits, supporting_files=extra,
+                                           log_path=log_path, run_id=run_id, extra_env=run_env,
+                                           kernel_name=nb.metadata.get("kernelspec", {}).get("name"))
+            finally:
+                swept = sweep.sweep(run_id)  # what the run left on the stack (its own names only)
+            left = [n for n in swept.connectors + swept.topics + swept.databases if n != f"labs_{run_id}"]
+            if left:
+                more = f" and {len(left) - 8} more" if len(left) > 8 else ""
+                outcome.notes.append(f"removed what the run left on the stack: {', '.join(left[:8])}{more}")
             why = "the notebook hit its deadline" if run.deadline_hit else "the kernel stopped before it"
             executed = autograde.merge_results(nb, run, why)
             status, run_notes = autograde.status_of(run, executed)

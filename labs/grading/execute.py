@@ -17,6 +17,8 @@ The trusted grader process never runs student code. For each notebook it:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import grp
 import json
 import os
@@ -121,7 +123,7 @@ class RunResult:
     run_id: str = ""
 
 
-def _environment(workdir: Path, account: Account, run_id: str) -> dict:
+def _environment(workdir: Path, account: Account, run_id: str, extra: dict) -> dict:
     venv_bin = str(Path(sys.executable).parent)
     env = {
         "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
@@ -152,6 +154,7 @@ def _environment(workdir: Path, account: Account, run_id: str) -> dict:
     for key, value in os.environ.items():
         if key.startswith("LABS_") and key not in ("LABS_HOME",) and key not in env:
             env[key] = value
+    env.update(extra)
     return env
 
 
@@ -162,6 +165,22 @@ def _chown_tree(path: Path, account: Account) -> None:
         os.chown(dirpath, account.uid, account.gid)
         for name in filenames:
             os.chown(os.path.join(dirpath, name), account.uid, account.gid, follow_symlinks=False)
+
+
+@contextlib.contextmanager
+def account_lock(account: Account):
+    """Hold a dedicated account for one run, machine-wide: a second grader on the same machine
+    waits for the slot instead of sharing it (a run ends by killing every process of its account)."""
+    if not account.dedicated:
+        yield
+        return
+    path = Path(tempfile.gettempdir()) / f".{account.name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def kill_account(account: Account) -> None:
@@ -220,9 +239,18 @@ def _remember_descendants(pid: int, known: dict) -> None:
 
 
 def run_notebook(nb, *, account: Account, limits: Limits, supporting_files: list[tuple[Path, str]] = (),
-                 log_path: Path | None = None, kernel_name: str | None = None) -> RunResult:
-    """Execute ``nb`` in a sandbox; return the executed cells that came back."""
-    result = RunResult(run_id=secrets.token_hex(4))
+                 log_path: Path | None = None, kernel_name: str | None = None, run_id: str | None = None,
+                 extra_env: dict | None = None) -> RunResult:
+    """Execute ``nb`` in a sandbox; return the executed cells that came back. ``run_id`` (default:
+    a fresh one) becomes the run's LABS_RUN_ID; ``extra_env`` is added to its environment."""
+    with account_lock(account):
+        return _run(nb, account=account, limits=limits, supporting_files=supporting_files, log_path=log_path,
+                    kernel_name=kernel_name, run_id=run_id, extra_env=extra_env)
+
+
+def _run(nb, *, account: Account, limits: Limits, supporting_files, log_path: Path | None, kernel_name: str | None,
+         run_id: str | None, extra_env: dict | None) -> RunResult:
+    result = RunResult(run_id=run_id or secrets.token_hex(4))
     base = Path(tempfile.mkdtemp(prefix="labs-grade-"))
     os.chmod(base, 0o711)
     workdir = base / "work"
@@ -255,8 +283,8 @@ def run_notebook(nb, *, account: Account, limits: Limits, supporting_files: list
         proc = subprocess.Popen(
             [sys.executable, "-m", "labs.grading.runner", str(write_fd)],
             stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir,
-            env=_environment(workdir, account, result.run_id), pass_fds=(write_fd,), start_new_session=True,
-            umask=0o077, **kwargs)
+            env=_environment(workdir, account, result.run_id, extra_env or {}), pass_fds=(write_fd,),
+            start_new_session=True, umask=0o077, **kwargs)
         os.close(write_fd)
         write_fd = -1
         try:

@@ -43,5 +43,43 @@ def test_what_a_hanging_run_left_on_the_stack_is_removed(tmp_path, stack):
     grade(course)
     run = gbook.runs(course.db_url)[(ASSIGNMENT, "leaky", ASSIGNMENT)]
     assert run["status"] in ("timeout", "ok"), run
-    assert any("removed what the run left on the stack: 1 topic(s), 1 database(s)" in n for n in run["notes"]), run
+    note = next(n for n in run["notes"] if n.startswith("removed what the run left on the stack: "))
+    assert re.search(r"s0-[0-9a-f]{8}-leftover", note) and re.search(r"s0_[0-9a-f]{8}_leftover", note), note
     assert leftovers() == before
+
+
+PROBE = '''from labs import config, db as _db
+_probe = {}
+for _sql in ("DROP DATABASE labs", "SELECT COUNT(*) FROM mysql.user", "CREATE DATABASE not_mine"):
+    try:
+        _db.query(_sql)
+        _probe[_sql] = "allowed"
+    except Exception as _exc:
+        _probe[_sql] = type(_exc).__name__
+_mine = _db.create_database(f"s0_{config.run_id()}_mine")
+_db.query(f"CREATE TABLE `{_mine}`.t (id INT PRIMARY KEY)")
+print("PROBE", _probe, config.mariadb().user)
+'''
+
+
+def test_a_run_may_only_touch_its_own_databases(tmp_path, stack):
+    """Each graded run gets a MariaDB account limited to databases named after its run id."""
+    course = make_course(tmp_path / "probe")
+    ctx = demo.context(course, ASSIGNMENT)
+    nb = ctx.filled()
+    first = ctx.index_of(nb, ctx.solution_ids()[0])
+    nb.cells[first].source = PROBE + nb.cells[first].source
+    folder = course.submission_dir("prober", ASSIGNMENT)
+    folder.mkdir(parents=True)
+    (folder / f"{ASSIGNMENT}.ipynb").write_text(nbformat.writes(nb))
+
+    grade(course)
+    executed = nbformat.read(course.autograded_notebook("prober", ASSIGNMENT, ASSIGNMENT), as_version=4)
+    text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "PROBE" in text, text[:2000]
+    probe_line = next(line for line in text.splitlines() if line.startswith("PROBE"))
+    assert "allowed" not in probe_line and re.search(r"run_[0-9a-f]{8}$", probe_line), probe_line
+    assert db.query("SHOW DATABASES LIKE 'labs'") == [("labs",)]
+    assert not [u for (u,) in db.query("SELECT User FROM mysql.user") if re.fullmatch(r"run_[0-9a-f]{8}", u)]
+    run = gbook.runs(course.db_url)[("s0_warmup", "prober", ASSIGNMENT)]
+    assert run["status"] == "ok" and any("s0_" in n and "_mine" in n for n in run["notes"]), run

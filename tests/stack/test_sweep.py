@@ -23,6 +23,7 @@ def leave_behind(run: str) -> None:
     db.create_database(f"t9_{run}_sink")
     with db.connect(src) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE items (id INT PRIMARY KEY)")
+        cur.execute(f"GRANT INSERT ON `{src}`.items TO '{DEBEZIUM_USER[0]}'@'%'")  # outlives the database
     lk.create_topic(f"t9-{run}-events", partitions=2)
     consumer = KafkaConsumer(f"t9-{run}-events", bootstrap_servers=config.kafka_bootstrap(), group_id=f"t9-{run}-g",
                              auto_offset_reset="earliest", enable_auto_commit=True)
@@ -54,6 +55,7 @@ def test_sweep_removes_one_runs_leftovers_only(stack):
         assert sorted(swept.databases) == [f"t9_{run}", f"t9_{run}_sink"]
         assert not [t for t in lk.list_topics() if run in t]
         assert db.query("SHOW DATABASES LIKE %s", (f"t9_{run}%",)) == []
+        assert not [g for (g,) in db.query(f"SHOW GRANTS FOR '{DEBEZIUM_USER[0]}'@'%'") if run in g]
         assert f"t9-{other}-events" in lk.list_topics()
         assert sweep.sweep(run).count == 0  # nothing left: a second sweep is a no-op
     finally:
