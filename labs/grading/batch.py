@@ -227,14 +227,18 @@ def _batch_lock(course: Course):
 
 
 def _cleanup_stale(accounts: list[execute.Account]) -> None:
-    """Processes and work dirs left by a batch that was killed (kill -9) before it cleaned up."""
+    """Processes and work dirs left by a batch that was killed (kill -9) before it cleaned up.
+    Each account is cleaned while holding its lock: a run of another grader on this machine is
+    waited for, never killed."""
     for account in accounts:
-        execute.kill_account(account)
-    uids = {a.uid for a in accounts if a.dedicated}
-    for base in Path(tempfile.gettempdir()).glob("labs-grade-*"):
-        with contextlib.suppress(OSError):
-            if (base / "work").stat().st_uid in uids:
-                shutil.rmtree(base, ignore_errors=True)
+        if not account.dedicated:
+            continue
+        with execute.account_lock(account):
+            execute.kill_account(account)
+            for base in Path(tempfile.gettempdir()).glob("labs-grade-*"):
+                with contextlib.suppress(OSError):
+                    if (base / "work").stat().st_uid == account.uid:
+                        shutil.rmtree(base, ignore_errors=True)
 
 
 def grade(course: Course, assignments: list[str], options: Options, log=None) -> Summary:

@@ -23,6 +23,19 @@ while True:
 '''
 
 
+def submit(folder, student: str, code: str):
+    """A course with one correct submission whose first answer cell starts with ``code``."""
+    course = make_course(folder)
+    ctx = demo.context(course, ASSIGNMENT)
+    nb = ctx.filled()
+    first = ctx.index_of(nb, ctx.solution_ids()[0])
+    nb.cells[first].source = code + nb.cells[first].source
+    submitted = course.submission_dir(student, ASSIGNMENT)
+    submitted.mkdir(parents=True)
+    (submitted / f"{ASSIGNMENT}.ipynb").write_text(nbformat.writes(nb))
+    return course
+
+
 def leftovers() -> tuple[set, set]:
     topics = {t for t in lk.list_topics() if re.fullmatch(r"s0-[0-9a-f]{8}-leftover", t)}
     dbs = {r[0] for r in db.query("SHOW DATABASES") if re.fullmatch(r"s0_[0-9a-f]{8}_leftover", r[0])}
@@ -31,15 +44,7 @@ def leftovers() -> tuple[set, set]:
 
 def test_what_a_hanging_run_left_on_the_stack_is_removed(tmp_path, stack):
     before = leftovers()
-    course = make_course(tmp_path / "leak")
-    ctx = demo.context(course, ASSIGNMENT)
-    nb = ctx.filled()
-    first = ctx.index_of(nb, ctx.solution_ids()[0])
-    nb.cells[first].source = LEAK + nb.cells[first].source
-    folder = course.submission_dir("leaky", ASSIGNMENT)
-    folder.mkdir(parents=True)
-    (folder / f"{ASSIGNMENT}.ipynb").write_text(nbformat.writes(nb))
-
+    course = submit(tmp_path / "leak", "leaky", LEAK)
     grade(course)
     run = gbook.runs(course.db_url)[(ASSIGNMENT, "leaky", ASSIGNMENT)]
     assert run["status"] in ("timeout", "ok"), run
@@ -64,15 +69,7 @@ print("PROBE", _probe, config.mariadb().user)
 
 def test_a_run_may_only_touch_its_own_databases(tmp_path, stack):
     """Each graded run gets a MariaDB account limited to databases named after its run id."""
-    course = make_course(tmp_path / "probe")
-    ctx = demo.context(course, ASSIGNMENT)
-    nb = ctx.filled()
-    first = ctx.index_of(nb, ctx.solution_ids()[0])
-    nb.cells[first].source = PROBE + nb.cells[first].source
-    folder = course.submission_dir("prober", ASSIGNMENT)
-    folder.mkdir(parents=True)
-    (folder / f"{ASSIGNMENT}.ipynb").write_text(nbformat.writes(nb))
-
+    course = submit(tmp_path / "probe", "prober", PROBE)
     grade(course)
     executed = nbformat.read(course.autograded_notebook("prober", ASSIGNMENT, ASSIGNMENT), as_version=4)
     text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
@@ -80,6 +77,7 @@ def test_a_run_may_only_touch_its_own_databases(tmp_path, stack):
     probe_line = next(line for line in text.splitlines() if line.startswith("PROBE"))
     assert "allowed" not in probe_line and re.search(r"run_[0-9a-f]{8}$", probe_line), probe_line
     assert db.query("SHOW DATABASES LIKE 'labs'") == [("labs",)]
-    assert not [u for (u,) in db.query("SELECT User FROM mysql.user") if re.fullmatch(r"run_[0-9a-f]{8}", u)]
+    account = probe_line.rsplit(" ", 1)[1]
+    assert db.query("SELECT User FROM mysql.user WHERE User = %s", (account,)) == []  # dropped after the run
     run = gbook.runs(course.db_url)[("s0_warmup", "prober", ASSIGNMENT)]
     assert run["status"] == "ok" and any("s0_" in n and "_mine" in n for n in run["notes"]), run
