@@ -40,19 +40,19 @@ def create_database(name: str) -> str:
     return name
 
 
-def drop_database(name: str) -> None:
+def drop_databases_where(match) -> list[str]:
+    """Drop every database whose name ``match(name)`` accepts; returns the dropped names."""
     with connect() as conn, conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{_checked(name)}`")
+        cur.execute("SHOW DATABASES")
+        doomed = [row[0] for row in cur.fetchall() if match(row[0])]
+        for name in doomed:
+            cur.execute(f"DROP DATABASE IF EXISTS `{_checked(name)}`")
+    return doomed
 
 
 def drop_databases(prefix: str) -> list[str]:
     """Drop every database whose name starts with ``prefix``; returns the dropped names."""
-    with connect() as conn, conn.cursor() as cur:
-        cur.execute("SHOW DATABASES")
-        doomed = [row[0] for row in cur.fetchall() if row[0].startswith(prefix)]
-    for name in doomed:
-        drop_database(name)
-    return doomed
+    return drop_databases_where(lambda name: name.startswith(prefix))
 
 
 def query(sql: str, args=None, database: str | None = None) -> list[tuple]:
@@ -62,8 +62,9 @@ def query(sql: str, args=None, database: str | None = None) -> list[tuple]:
         return list(cur.fetchall())
 
 
-def run_account_name(run: str) -> str:
-    return f"run_{run}"
+def run_home_database(run: str) -> str:
+    """The database a run's own account starts in (see create_run_account)."""
+    return f"labs_{run}"
 
 
 def create_run_account(run: str) -> str:
@@ -71,11 +72,11 @@ def create_run_account(run: str) -> str:
     (it can create them, and grant on them, e.g. to Debezium), with a database of its own.
     Returns the DSN for ``LABS_MARIADB_DSN``. The grader gives one to each submission, so a
     submission cannot read or drop what is not its own."""
-    if not re.fullmatch(r"[0-9a-f]{8}", run):
+    if not config.RUN_ID.match(run):
         raise ValueError(f"run id {run!r}: expected 8 lowercase hex digits")
     import secrets
 
-    user, password, home = run_account_name(run), secrets.token_hex(16), f"labs_{run}"
+    user, password, home = f"run_{run}", secrets.token_hex(16), run_home_database(run)
     with connect() as conn, conn.cursor() as cur:
         cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
         cur.execute(f"GRANT ALL PRIVILEGES ON `%{run}%`.* TO '{user}'@'%' WITH GRANT OPTION")

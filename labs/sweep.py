@@ -94,10 +94,7 @@ def sweep(run: str | None = None) -> Swept:
         try:
             from labs import db as labs_db
 
-            for (name,) in labs_db.query("SHOW DATABASES"):
-                if match(name):
-                    labs_db.drop_database(name)
-                    out.databases.append(name)
+            out.databases = labs_db.drop_databases_where(match)
             out.accounts = labs_db.drop_run_accounts(match)
         except Exception as exc:  # noqa: BLE001
             out.errors.append(f"mariadb: {exc}")
@@ -125,12 +122,11 @@ def _run(args) -> int:
 
 
 def run_environment(run: str) -> dict:
-    """Environment for a graded run: its id, and (when MariaDB answers) a DSN for an account that
-    may only touch databases named after the run. ``sweep(run)`` removes both afterwards."""
-    env = {"LABS_RUN_ID": run}
+    """Environment for a graded run (when MariaDB answers): a DSN for an account that may only
+    touch databases named after the run. ``sweep(run)`` removes the account afterwards."""
     db = config.mariadb()
-    if _answers(db.host, db.port):
-        from labs import db as labs_db
+    if not _answers(db.host, db.port):
+        return {}
+    from labs import db as labs_db
 
-        env["LABS_MARIADB_DSN"] = labs_db.create_run_account(run)
-    return env
+    return {"LABS_MARIADB_DSN": labs_db.create_run_account(run)}

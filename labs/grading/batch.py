@@ -31,6 +31,7 @@ from pathlib import Path
 
 import nbformat
 
+from labs import db as labs_db
 from labs import sweep
 
 from . import autograde, execute
@@ -176,7 +177,8 @@ def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: st
                                            kernel_name=nb.metadata.get("kernelspec", {}).get("name"))
             finally:
                 swept = sweep.sweep(run_id)  # what the run left on the stack (its own names only)
-            left = [n for n in swept.connectors + swept.topics + swept.databases if n != f"labs_{run_id}"]
+            home = labs_db.run_home_database(run_id)  # the grader's own, not left by the run
+            left = [n for n in swept.connectors + swept.topics + swept.databases if n != home]
             if left:
                 more = f" and {len(left) - 8} more" if len(left) > 8 else ""
                 outcome.notes.append(f"removed what the run left on the stack: {', '.join(left[:8])}{more}")
