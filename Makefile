@@ -4,7 +4,7 @@ SHELL := /bin/bash
 LABS := .venv/bin/labs
 
 .DEFAULT_GOAL := help
-.PHONY: help setup stack-up stack-down stack-status doctor lab release grade test bench lint clean
+.PHONY: help setup stack-up stack-down stack-status doctor lab release grade test verify-lab verify-labs bench bench-labs lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -37,6 +37,16 @@ grade: stack-up ## grade every submission in submitted/ (the demo class on a fre
 
 test: ## the full test run: setup, stack up, pytest, stack down (what CI runs)
 	@bash scripts/test.sh
+
+verify-lab: stack-up ## full discrimination of one lab (every recorded variant), recorded when it passes: make verify-lab LAB=c1_cdc_debezium
+	@test -n "$(LAB)" || { echo "name the lab: make verify-lab LAB=<assignment>   (make verify-labs for all)"; exit 2; }
+	@$(LABS) verify $(LAB)
+
+verify-labs: stack-up ## full discrimination of every lab whose record does not match its files (ALL=1: every lab)
+	@$(LABS) verify $(if $(ALL),--all,--stale)
+
+bench-labs: stack-up ## each lab's solution and stub run time and its slowest cells
+	@$(LABS) bench labs
 
 bench: setup ## print the stack's start times, memory and Spark session time
 	@$(LABS) bench stack

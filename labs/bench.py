@@ -71,8 +71,10 @@ def bench_stack(runs: int = 3, classic: bool = True) -> dict:
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="print performance figures (no pass/fail): `labs bench stack`")
-    p.add_argument("what", choices=["stack", "grade"], help="stack: start time, memory, Spark session; "
-                   "grade: labs grade against serial nbgrader autograde")
+    p.add_argument("what", choices=["stack", "grade", "labs"], help="stack: start time, memory, Spark session; "
+                   "grade: labs grade against serial nbgrader autograde; "
+                   "labs: each lab's solution and stub run time and slowest cells")
+    p.add_argument("labs", nargs="*", metavar="LAB", help="(labs) the labs to time (default: all)")
     p.add_argument("--runs", type=int, default=3, help="repetitions of the Spark session probe")
     p.add_argument("--no-classic", action="store_true", help="skip the classic local Spark baseline")
     p.add_argument("--submissions", type=int, default=20, help="(grade) submissions to grade")
@@ -84,6 +86,13 @@ def _run(args) -> int:
         from labs.grading import bench as grading_bench
 
         return grading_bench.run(args)
+    if args.what == "labs":
+        from labs.grading.course import Course
+        from labs.verify import commands as verify
+
+        course = Course.load()
+        verify.bench_labs(course.root, args.labs or course.assignments())
+        return 0
     try:
         bench_stack(args.runs, classic=not args.no_classic)
     except manager.StackError as exc:

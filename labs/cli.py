@@ -21,6 +21,7 @@ COMMANDS = {
     "grade": "labs.grading.commands",
     "gradebook": "labs.grading.commands",
     "demo-class": "labs.grading.commands",
+    "verify": "labs.verify.commands",
 }
 
 

@@ -7,6 +7,7 @@ so ``labs`` commands and plain ``nbgrader`` commands always agree on paths and i
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,12 @@ class Course:
             if fnmatch.fnmatchcase(student_dir.name, pattern):
                 found.append(student_dir.name)
         return found
+
+    def wrong_variants(self, assignment: str) -> list[dict]:
+        """The recorded plausible wrong answers of an assignment (``tests/fixtures/<assignment>/
+        wrong_variants.json``: name, replace {solution grade_id: code}, fails), [] when none."""
+        path = self.root / "tests" / "fixtures" / assignment / "wrong_variants.json"
+        return json.loads(path.read_text()) if path.is_file() else []
 
     def submission_dir(self, student: str, assignment: str) -> Path:
         return self.submitted_dir / student / assignment

@@ -19,28 +19,6 @@ import nbformat
 
 from .course import Course
 
-# Plausible wrong answers per assignment and solution cell (used by "partial" and "wrong").
-WRONG_ANSWERS = {
-    "s0_warmup": {
-        "q1_dedupe": '''def dedupe(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per event_id (the earliest delivery), ordered by event_time then event_id."""
-    # keeps whichever copy comes first in the frame, not the earliest delivery
-    return events.drop_duplicates("event_id").sort_values("event_time").reset_index(drop=True)''',
-        "q2_windows": '''def tumbling_counts(events: pd.DataFrame, window_seconds: int) -> pd.DataFrame:
-    """Events and amount per tumbling window of window_seconds, empty windows included."""
-    clean = dedupe(events)
-    start = clean["event_time"].dt.floor(f"{window_seconds}s")
-    out = clean.groupby(start).agg(events=("event_id", "size"), amount=("amount", "sum"))
-    out.index.name = "window_start"
-    return out.reset_index()  # forgets the empty windows''',
-        "q3_late": '''def late_events(events: pd.DataFrame, allowed_lateness_s: int) -> list:
-    """Sorted event_ids dropped as late by a watermark of max seen event_time - lateness."""
-    ordered = events.sort_values("event_time")  # event-time order: nothing is ever late
-    watermark = ordered["event_time"].cummax().shift(1) - pd.Timedelta(seconds=allowed_lateness_s)
-    return sorted(ordered.loc[ordered["event_time"] < watermark, "event_id"])''',
-    },
-}
-
 
 @dataclass
 class Context:
@@ -108,16 +86,12 @@ def empty(ctx: Context) -> bytes:
 
 
 def wrong_answers(course: Course, assignment: str) -> dict[str, str]:
-    """Plausible wrong answers per solution cell: the ones above, else the first recorded wrong
-    variant of each cell in ``tests/fixtures/<assignment>/wrong_variants.json``."""
-    if assignment in WRONG_ANSWERS:
-        return WRONG_ANSWERS[assignment]
-    path = course.root / "tests" / "fixtures" / assignment / "wrong_variants.json"
+    """Plausible wrong answers per solution cell: the first recorded wrong variant of each cell
+    in the course's ``tests/fixtures/<assignment>/wrong_variants.json`` (none when it has none)."""
     answers: dict[str, str] = {}
-    if path.exists():
-        for variant in json.loads(path.read_text()):
-            for grade_id, code in variant["replace"].items():
-                answers.setdefault(grade_id, code)
+    for variant in course.wrong_variants(assignment):
+        for grade_id, code in variant["replace"].items():
+            answers.setdefault(grade_id, code)
     return answers
 
 
@@ -230,8 +204,7 @@ def deleted_test(ctx: Context) -> bytes:
 
 def altered_test(ctx: Context) -> bytes:
     """A wrong first answer whose test cell was replaced by one that always passes."""
-    nb = ctx.filled({**ctx.solutions, **{k: v for k, v in WRONG_ANSWERS.get(ctx.assignment, {}).items()
-                                         if k == ctx.solution_ids()[0]}})
+    nb = ctx.filled({**ctx.solutions, **{k: v for k, v in ctx.wrong.items() if k == ctx.solution_ids()[0]}})
     nb.cells[ctx.index_of(nb, ctx.test_ids()[0])].source = "assert True"
     return _nb_bytes(nb)
 
@@ -292,7 +265,7 @@ def writes_gradebook(ctx: Context) -> bytes:
 
 def monkeypatch_asserts(ctx: Context) -> bytes:
     """Wrong answers, plus assertion helpers replaced by functions that never fail."""
-    nb = ctx.filled({**ctx.solutions, **WRONG_ANSWERS.get(ctx.assignment, {})})
+    nb = ctx.filled({**ctx.solutions, **ctx.wrong})
     nb.cells.insert(ctx.index_of(nb, ctx.solution_ids()[0]), _code(
         "import numpy.testing, pandas.testing, unittest\n"
         "numpy.testing.assert_allclose = lambda *a, **k: None\n"

@@ -1,119 +1,106 @@
-"""Every lab with recorded wrong variants, on the real stack: the source solution passes every
-graded test cell, the released stub fails every one, each recorded plausible-wrong solution
-fails the cells it targets and only those, and `labs grade` gives the solution full marks and
-the stub zero. The grading runs the solution again on the same stack, so it also shows that a
-run cleans up after itself and can run again."""
+"""Every lab with recorded variants, on the real stack, in two tiers.
+
+Every CI run: one `labs grade` batch over every lab (a perfect and an empty submission each,
+two notebooks at a time through the sandbox, as an instructor would grade): the solution earns
+every point of every graded cell, the released stub none, and the fixture files are well formed.
+
+The full discrimination (every recorded wrong variant fails exactly the cells it targets, every
+recorded correct variant passes) runs only for a lab whose files changed since its record in
+``tests/fixtures/<lab>/verified.json`` (see labs/verify/record.py); `make verify-lab LAB=...`
+runs it and writes the record."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import warnings
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from . import harness
+from labs.verify import discriminate, notebook, record
 
-LABS = sorted(p.parent.name for p in (harness.ROOT / "tests" / "fixtures").glob("*/wrong_variants.json"))
+ROOT = Path(__file__).resolve().parents[2]
+
+LABS = record.verifiable(ROOT)
 pytestmark = [pytest.mark.slow]
 
 
-def source_notebook(lab: str) -> Path:
-    return harness.ROOT / "source" / lab / f"{lab}.ipynb"
+def source_notebook(lab: str):
+    return notebook.load(ROOT / "source" / lab / f"{lab}.ipynb")
 
 
-def touched(variant: dict) -> set[str]:
-    """Tests a variant fails, or may fail: ``may_fail`` lists later cells whose outcome depends on
-    how the run happens to go (e.g. whether a duplicate lands in the same poll as its original)."""
-    return set(variant["fails"]) | set(variant.get("may_fail", ()))
-
-
-def rounds(variants: list[dict]) -> list[list[dict]]:
-    """Pack variants into runs whose replaced cells and touched tests do not overlap."""
-    packed: list[list[dict]] = []
-    for v in variants:
-        for r in packed:
-            cells = {c for x in r for c in x["replace"]}
-            tests = {t for x in r for t in touched(x)}
-            if not (cells & set(v["replace"])) and not (tests & touched(v)):
-                r.append(v)
-                break
-        else:
-            packed.append([v])
-    return packed
-
-
-@pytest.fixture(scope="module", params=LABS)
-def lab(request, stack, tmp_path_factory):
-    nb = harness.load(source_notebook(request.param))
-    variants = json.loads((harness.ROOT / "tests" / "fixtures" / request.param / "wrong_variants.json").read_text())
-    return request.param, nb, variants, tmp_path_factory.mktemp(request.param)
-
-
-def test_solution_passes_every_test_cell(lab):
-    _, nb, _, cwd = lab
-    results = harness.run(nb, cwd)
-    failed = [t for t, ok in results.items() if not ok]
-    assert not failed, f"the solution fails {failed}"
-    assert set(results) == set(harness.graded_tests(nb))
-
-
-def test_released_stub_fails_every_test_cell(lab):
-    _, nb, _, cwd = lab
-    passed = [t for t, ok in harness.run(harness.stubbed(nb), cwd).items() if ok]
-    assert not passed, f"the stub passes {passed}"
-
-
-def test_every_graded_cell_has_two_recorded_wrong_variants(lab):
-    _, nb, variants, _ = lab
-    counts = Counter(t for v in variants for t in v["fails"])
-    thin = {t: counts[t] for t in harness.graded_tests(nb) if counts[t] < 2}
-    assert not thin, f"graded cells with fewer than two wrong variants: {thin}"
-    for v in variants:
-        assert set(v["replace"]) <= set(harness.solution_ids(nb)), v["name"]
-
-
-def test_wrong_variants_lose_exactly_their_points(lab):
-    _, nb, variants, cwd = lab
-    problems = []
-    for group in rounds(variants):
-        replace = {cell: code for v in group for cell, code in v["replace"].items()}
-        results = harness.run(harness.substitute(nb, replace), cwd)
-        must_fail = {t for v in group for t in touched(v)}
-        for v in group:
-            survived = [t for t in v["fails"] if results[t]]
-            if survived:
-                problems.append(f"{v['name']!r} still passes {survived}")
-        broken = [t for t, ok in results.items() if not ok and t not in must_fail]
-        if broken:
-            problems.append(f"round {[v['name'] for v in group]} also fails {broken}")
-    assert not problems, "\n".join(problems)
-
-
-def test_labs_grade_gives_full_marks_to_the_solution_and_zero_to_the_stub(lab, tmp_path):
+@pytest.fixture(scope="module")
+def class_grades(stack, tmp_path_factory):
+    """(lab, student) -> {grade_id: test row} from one batch grading of every lab."""
     from labs.grading import batch, demo
+    from labs.grading import gradebook as gbook
     from labs.grading.course import Course
     from labs.grading.execute import Limits
 
-    name, nb, _, _ = lab
-    root = tmp_path / "course"
-    root.mkdir()
-    shutil.copy(harness.ROOT / "nbgrader_config.py", root)
-    for folder in ("source", "release"):
-        shutil.copytree(harness.ROOT / folder / name, root / folder / name)
+    root = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    for lab in LABS:
+        for folder in ("source", "release"):
+            shutil.copytree(ROOT / folder / lab, root / folder / lab)
+        shutil.copytree(ROOT / "tests" / "fixtures" / lab, root / "tests" / "fixtures" / lab)
     (root / "autograded").mkdir()
     course = Course.load(root)
-    demo.write_class(course, name, ["perfect", "empty"])
-    options = batch.Options(workers=2, limits=Limits(cell_timeout=120, notebook_timeout=600), progress=False,
+    for lab in LABS:
+        demo.write_class(course, lab, ["perfect", "empty"])
+    options = batch.Options(workers=2, limits=Limits(cell_timeout=150, notebook_timeout=600), progress=False,
                             feedback=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        summary = batch.grade(course, [name], options, log=lambda msg: None)
-        from nbgrader.api import Gradebook
+        summary = batch.grade(course, LABS, options, log=lambda msg: None)
+    rows = gbook.runs(course.db_url)
+    return {(lab, student): {"status": row["status"], "tests": row["tests"]}
+            for (lab, student, _nb), row in rows.items()}, summary
 
-        with Gradebook(course.db_url, course.course_id) as gb:
-            got = {s.student.id: (float(s.score), float(s.max_score)) for s in gb.assignment_submissions(name)}
-    total = sum(harness.graded_tests(nb).values())
-    assert got["perfect"] == (total, total) and got["empty"] == (0.0, total), (got, summary.statuses)
+
+def _lost(tests: dict) -> dict[str, str]:
+    return {gid: f"{t['score']}/{t['max_score']} {t.get('ename') or ''}: {t.get('evalue') or ''}"
+            for gid, t in tests.items() if (t["score"] or 0) < t["max_score"]}
+
+
+def _earned(tests: dict) -> dict[str, str]:
+    return {gid: f"{t['score']}/{t['max_score']}" for gid, t in tests.items() if (t["score"] or 0) > 0}
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_labs_grade_gives_the_solution_every_point(lab, class_grades):
+    grades, summary = class_grades
+    run = grades.get((lab, "perfect"))
+    assert run, f"no graded run of {lab}'s perfect submission: {summary.messages[-5:]}"
+    assert run["status"] == "ok", run
+    assert set(run["tests"]) == set(notebook.graded_tests(source_notebook(lab)))
+    lost = _lost(run["tests"])
+    assert not lost, f"the solution of {lab} loses points: {lost}"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_labs_grade_gives_the_released_stub_zero(lab, class_grades):
+    grades, _ = class_grades
+    run = grades[(lab, "empty")]
+    earned = _earned(run["tests"])
+    assert not earned, f"the released stub of {lab} earns points: {earned}"
+    assert set(run["tests"]) == set(notebook.graded_tests(source_notebook(lab)))
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_recorded_variants_are_well_formed(lab):
+    problems = discriminate.Variants.load(ROOT, lab).problems(source_notebook(lab))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_full_discrimination_is_recorded_for_todays_files(lab, stack):
+    """Fresh record: nothing the lab depends on changed since a full run passed. Stale: run it now."""
+    state = record.freshness(ROOT, lab)
+    if state.fresh:
+        recorded = record.load(ROOT, lab)
+        assert recorded["passed"] and not recorded["problems"]
+        assert all(v["ok"] for v in recorded["variants"]), [v for v in recorded["variants"] if not v["ok"]]
+        return
+    print(state.describe(), "- running it now; record it with `make verify-lab LAB=" + lab + "`")
+    result = discriminate.full(ROOT, lab, jobs=2)
+    assert result["passed"], f"{lab}: " + "\n".join(result["problems"])

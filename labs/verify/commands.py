@@ -1,0 +1,99 @@
+"""``labs verify``: full discrimination runs and their records; ``labs bench labs``: where a
+lab's run time goes.
+
+    labs verify LAB [LAB...]   run the full discrimination, record it when it passes
+    labs verify --all          every lab with recorded variants
+    labs verify --stale        only the labs whose record does not match today's files
+    labs verify --status       which labs are verified and which changed (exit 1 if any changed)
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from . import discriminate, notebook, record
+
+
+def _root(args) -> Path:
+    from labs.grading.course import Course
+
+    return Course.load(getattr(args, "course", None)).root
+
+
+def register(sub) -> None:
+    p = sub.add_parser("verify", help="run a lab's full discrimination (every recorded variant) and record it")
+    p.add_argument("labs", nargs="*", metavar="LAB", help="assignments to verify")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="every lab with tests/fixtures/<lab>/wrong_variants.json")
+    which.add_argument("--stale", action="store_true", help="only labs whose record does not match their files")
+    which.add_argument("--status", action="store_true", help="print each lab's record state; exit 1 if one changed")
+    p.add_argument("--jobs", type=int, default=2, help="notebook runs at a time (default 2)")
+    p.add_argument("--no-record", action="store_true", help="run, but do not write verified.json")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    root = _root(args)
+    known = record.verifiable(root)
+    unknown = [lab for lab in args.labs if lab not in known]
+    if unknown:
+        print(f"labs verify: no recorded variants for {', '.join(unknown)} (known: {', '.join(known)}); "
+              f"add tests/fixtures/<lab>/wrong_variants.json first", file=sys.stderr)
+        return 2
+    states = {lab: record.freshness(root, lab) for lab in known}
+    if args.status:
+        for state in states.values():
+            print(state.describe())
+        return 0 if all(s.fresh for s in states.values()) else 1
+    if args.all:
+        chosen = known
+    elif args.stale:
+        chosen = [lab for lab, s in states.items() if not s.fresh]
+    else:
+        chosen = args.labs
+    if not chosen:
+        print("labs verify: nothing to do (name labs, or --all / --stale)" if not args.stale
+              else "labs verify: every lab's record matches its files")
+        return 0 if args.stale else 2
+    failed = []
+    for lab in chosen:
+        ran_on = record.inputs(root, lab)
+        result = discriminate.full(root, lab, jobs=args.jobs)
+        if result["passed"]:
+            try:
+                where = "not recorded (--no-record)" if args.no_record else record.write(root, lab, result, ran_on)
+            except ValueError as exc:
+                print(f"{lab}: {exc}", file=sys.stderr)
+                failed.append(lab)
+                continue
+            print(f"{lab}: verified in {result['seconds']:.0f} s ({result['notebook_runs']} notebook runs); {where}")
+        else:
+            failed.append(lab)
+            print(f"{lab}: NOT verified, the record is left as it was:", file=sys.stderr)
+            for problem in result["problems"]:
+                print(f"  - {problem}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def bench_labs(root: Path, labs: list[str], slowest: int = 3) -> list[dict]:
+    """Run each lab's solution and stub once, serially; print a table of seconds and slowest cells."""
+    rows = []
+    print(f"{'lab':28s} {'solution s':>10s} {'stub s':>7s}  slowest cells of the solution")
+    for lab in labs:
+        nb = notebook.load(root / "source" / lab / f"{lab}.ipynb")
+        with tempfile.TemporaryDirectory() as cwd:
+            solution = notebook.run(nb, Path(cwd))
+        with tempfile.TemporaryDirectory() as cwd:
+            stub = notebook.run(notebook.stubbed(nb), Path(cwd))
+        cells = ", ".join(f"{name} {sec:.1f}" for name, sec in solution.slowest(slowest))
+        failed = [t for t, ok in solution.passed.items() if not ok]
+        note = f"  (solution FAILED {failed})" if failed else ""
+        print(f"{lab:28s} {solution.total_seconds:10.1f} {stub.total_seconds:7.1f}  {cells}{note}", flush=True)
+        rows.append({"lab": lab, "solution_s": solution.total_seconds, "stub_s": stub.total_seconds,
+                     "slowest": solution.slowest(slowest), "failed": failed})
+    total = sum(r["solution_s"] + r["stub_s"] for r in rows)
+    print(f"{'total':28s} {sum(r['solution_s'] for r in rows):10.1f} {sum(r['stub_s'] for r in rows):7.1f}"
+          f"  ({total:.0f} s serial for solution + stub of {len(rows)} labs)")
+    return rows

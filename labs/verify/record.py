@@ -1,0 +1,173 @@
+"""The verification record of a lab: ``tests/fixtures/<assignment>/verified.json``.
+
+A full discrimination run (solution, stub, every recorded variant) is slow, so CI does not
+repeat it for a lab that has not changed. What "changed" means is mechanical: the record
+holds a hash of every file the run depended on (the lab's source folder, its fixture files,
+every module of ``labs`` its notebook imports, directly or through other ``labs`` modules, and
+the verifier itself). A lab whose files hash as recorded is *fresh*; any difference makes it
+*stale*, and CI runs its full discrimination. Only ``labs verify`` writes a record, and only
+after a full run passed.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RECORD = "verified.json"
+FIXTURE_FILES = ("wrong_variants.json", "correct_variants.json", "equivalent_mutants.json")
+# the verifier: what decides whether a variant passed or failed
+VERIFIER = ("labs/verify/notebook.py", "labs/verify/discriminate.py")
+
+
+def fixtures_dir(root: Path, assignment: str) -> Path:
+    return root / "tests" / "fixtures" / assignment
+
+
+def record_path(root: Path, assignment: str) -> Path:
+    return fixtures_dir(root, assignment) / RECORD
+
+
+def verifiable(root: Path) -> list[str]:
+    """Assignments with recorded wrong variants (the labs that go through verification)."""
+    return sorted(p.parent.name for p in (root / "tests" / "fixtures").glob("*/wrong_variants.json")
+                  if (root / "source" / p.parent.name).is_dir())
+
+
+def _module_file(root: Path, module: str) -> Path | None:
+    base = root.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported(tree: ast.AST, package: str | None) -> set[str]:
+    """Names of the ``labs`` modules a syntax tree imports (``package``: its own, for relative imports)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and package:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            names.add(module)
+            names |= {f"{module}.{a.name}" for a in node.names}  # `from labs import kafka` names a module
+    return {n for n in names if n == "labs" or n.startswith("labs.")}
+
+
+def _notebook_cells(path: Path) -> list[str]:
+    """The Python of each code cell (magic and shell lines blanked: they are not Python)."""
+    out = []
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell.get("cell_type") == "code":
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            out.append("\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                                  for line in source.splitlines()))
+    return out
+
+
+def _imports_of_code(text: str, package: str | None) -> set[str]:
+    try:
+        return _imported(ast.parse(text), package)
+    except SyntaxError:  # a broken cell imports nothing; the run itself will say what is wrong
+        return set()
+
+
+def labs_dependencies(root: Path, assignment: str) -> list[str]:
+    """Repository paths of the ``labs`` modules the lab's notebooks and helper modules import,
+    transitively, with the ``__init__`` of every package on the way."""
+    lab_dir = root / "source" / assignment
+    pending: set[str] = set()
+    for path in sorted(lab_dir.rglob("*")):
+        if path.suffix == ".ipynb" and ".ipynb_checkpoints" not in path.parts:
+            for code in _notebook_cells(path):
+                pending |= _imports_of_code(code, None)
+        elif path.suffix == ".py" and "__pycache__" not in path.parts:
+            pending |= _imports_of_code(path.read_text(), None)
+    seen: dict[str, Path] = {}
+    while pending:
+        module = pending.pop()
+        if module in seen:
+            continue
+        path = _module_file(root, module)
+        if path is None:  # an attribute (`from labs.kafka import read_topic`), not a module
+            continue
+        seen[module] = path
+        parts = module.split(".")
+        pending |= {".".join(parts[:i]) for i in range(1, len(parts))}  # parent packages run first
+        package = module if path.name == "__init__.py" else ".".join(parts[:-1])
+        pending |= _imports_of_code(path.read_text(), package)
+    return sorted(str(p.relative_to(root)) for p in seen.values())
+
+
+def inputs(root: Path, assignment: str) -> dict[str, str]:
+    """Repository path -> sha256 of every file a verification of ``assignment`` depends on."""
+    files = [p for p in sorted((root / "source" / assignment).rglob("*"))
+             if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts]
+    files += [fixtures_dir(root, assignment) / name for name in FIXTURE_FILES]
+    files += [root / dep for dep in labs_dependencies(root, assignment)]
+    files += [root / rel for rel in VERIFIER]
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
+
+
+@dataclass
+class Freshness:
+    assignment: str
+    fresh: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        if self.fresh:
+            return f"{self.assignment}: verified, nothing changed since"
+        return f"{self.assignment}: needs a full verification ({'; '.join(self.reasons)})"
+
+
+def load(root: Path, assignment: str) -> dict | None:
+    path = record_path(root, assignment)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); run `make verify-lab LAB={assignment}` "
+                         f"to write it again") from None
+
+
+def freshness(root: Path, assignment: str) -> Freshness:
+    """Is the recorded full verification of ``assignment`` still about today's files?"""
+    record = load(root, assignment)
+    if record is None:
+        return Freshness(assignment, False, ["no verification record"])
+    if not record.get("passed"):
+        return Freshness(assignment, False, ["its last recorded verification did not pass"])
+    now, then = inputs(root, assignment), record.get("inputs", {})
+    reasons = [f"changed {p}" for p in sorted(now) if p in then and now[p] != then[p]]
+    reasons += [f"new {p}" for p in sorted(set(now) - set(then))]
+    reasons += [f"removed {p}" for p in sorted(set(then) - set(now))]
+    return Freshness(assignment, not reasons, reasons)
+
+
+def write(root: Path, assignment: str, result: dict, ran_on: dict[str, str] | None = None) -> Path:
+    """Store a passed full verification with the hashes of what it ran on (``ran_on``: the
+    hashes taken when the run started; a file edited during the run makes the record refused)."""
+    if not result.get("passed"):
+        raise ValueError("only a verification that passed is recorded")
+    from labs.grading.files import write_atomic
+
+    now = inputs(root, assignment)
+    if ran_on is not None and ran_on != now:
+        edited = sorted(p for p in set(now) | set(ran_on) if now.get(p) != ran_on.get(p))
+        raise ValueError(f"files changed while {assignment} was being verified ({', '.join(edited)}); "
+                         f"run `make verify-lab LAB={assignment}` again")
+    record = {"assignment": assignment, **result, "inputs": now}
+    path = record_path(root, assignment)
+    write_atomic(path, json.dumps(record, indent=1) + "\n")
+    return path
