@@ -12,8 +12,6 @@ Ports of the local stack are set by ``LABS_<SERVICE>_PORT``; a full endpoint var
 from __future__ import annotations
 
 import os
-import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -158,17 +156,3 @@ def is_external(service: str) -> bool:
     }
     return bool(os.environ.get(names[service], "").strip())
 
-
-RUN_ID = re.compile(r"^[0-9a-f]{8}$")
-
-
-def run_id() -> str:
-    """Id of one notebook run (8 hex digits): every topic, table and connector the run creates
-    carries it. ``LABS_RUN_ID`` when set (the grader sets it, and removes what the run leaves
-    behind), else a fresh random id."""
-    given = os.environ.get("LABS_RUN_ID", "")
-    if given:
-        if not RUN_ID.match(given):
-            raise ValueError(f"LABS_RUN_ID={given!r}: expected 8 lowercase hex digits (or unset it)")
-        return given
-    return uuid.uuid4().hex[:8]

@@ -11,7 +11,7 @@ import re
 
 import pymysql
 
-from labs import config
+from labs import config, runs
 
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
@@ -62,21 +62,14 @@ def query(sql: str, args=None, database: str | None = None) -> list[tuple]:
         return list(cur.fetchall())
 
 
-def run_home_database(run: str) -> str:
-    """The database a run's own account starts in (see create_run_account)."""
-    return f"labs_{run}"
-
-
 def create_run_account(run: str) -> str:
     """A MariaDB account for one run that may only touch databases whose name contains ``run``
     (it can create them, and grant on them, e.g. to Debezium), with a database of its own.
     Returns the DSN for ``LABS_MARIADB_DSN``. The grader gives one to each submission, so a
     submission cannot read or drop what is not its own."""
-    if not config.RUN_ID.match(run):
-        raise ValueError(f"run id {run!r}: expected 8 lowercase hex digits")
     import secrets
 
-    user, password, home = f"run_{run}", secrets.token_hex(16), run_home_database(run)
+    user, password, home = runs.account(run), secrets.token_hex(16), runs.home_database(run)
     with connect() as conn, conn.cursor() as cur:
         cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
         cur.execute(f"GRANT ALL PRIVILEGES ON `%{run}%`.* TO '{user}'@'%' WITH GRANT OPTION")
@@ -99,7 +92,7 @@ def drop_run_accounts(match) -> list[str]:
             return dropped  # an account without access to the grant tables (a graded run): nothing to do
         accounts = cur.fetchall()
         for user, host in accounts:
-            if re.fullmatch(r"run_[0-9a-f]{8}", user) and match(user):
+            if re.fullmatch(rf"run_{runs.ID}", user) and match(user):
                 cur.execute(f"DROP USER IF EXISTS '{user}'@'{host}'")
                 dropped.append(user)
                 continue

@@ -51,8 +51,9 @@ def list_topics() -> list[str]:
         client.close()
 
 
-def delete_topics(names: Iterable[str] = (), prefix: str | None = None) -> list[str]:
-    """Delete the named topics and/or every topic starting with ``prefix``; returns what was deleted."""
+def delete_topics(names: Iterable[str] = (), prefix: str | None = None, wait_s: float = 15.0) -> list[str]:
+    """Delete the named topics and/or every topic starting with ``prefix``, and wait (up to
+    ``wait_s``) until the broker no longer lists them; returns what was deleted."""
     client = admin()
     try:
         existing = set(client.list_topics())
@@ -63,6 +64,9 @@ def delete_topics(names: Iterable[str] = (), prefix: str | None = None) -> list[
                 client.delete_topics(doomed)
             except UnknownTopicOrPartitionError:
                 pass
+            deadline = time.monotonic() + wait_s
+            while set(doomed) & set(client.list_topics()) and time.monotonic() < deadline:
+                time.sleep(0.1)
         return doomed
     finally:
         client.close()

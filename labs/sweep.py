@@ -1,6 +1,6 @@
 """Remove what notebook runs left on the stack: connectors, topics, consumer groups and databases.
 
-Every lab names what it creates from its run id (``config.run_id()``): topics ``s1-<run>-...``,
+Every lab names what it creates from its run id (``labs.runs``): topics ``s1-<run>-...``,
 databases ``c1_<run>``, connectors ``c1-<run>-...``. A run that finishes cleans up in its last
 cell; one that crashed, timed out or was interrupted does not, and a Debezium connector left
 running keeps reading the binlog for ever. The grader sweeps each run's id after the run;
@@ -9,16 +9,11 @@ running keeps reading the binlog for ever. The grader sweeps each run's id after
 
 from __future__ import annotations
 
-import re
 import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from labs import config
-
-# a lab prefix (s1, c1, ...) then a run id: what labs create; and the grader's per-run database
-# and account (labs_<run>, run_<run>). Nothing else.
-LAB_RESOURCE = re.compile(r"^([a-z]\d+[-_][0-9a-f]{8}(?![0-9a-f])|(labs|run)_[0-9a-f]{8}$)")
+from labs import config, runs
 
 
 @dataclass
@@ -50,24 +45,19 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
-def _matcher(run: str | None):
-    if run is None:
-        return LAB_RESOURCE.match
-    if not config.RUN_ID.match(run):
-        raise ValueError(f"run id {run!r}: expected 8 lowercase hex digits")
-    return lambda name: run in name
-
-
 def sweep(run: str | None = None) -> Swept:
     """Delete every connector, topic, consumer group and database whose name contains ``run``
     (or, with ``run=None``, that any lab run created). Services that do not answer are skipped."""
-    match, out = _matcher(run), Swept()
+    match, out = runs.matcher(run), Swept()
     connect = urlparse(config.connect_url())
     if _answers(connect.hostname, connect.port or 80):
         try:
             from labs import connectors
 
             out.connectors = [n for n in connectors.names() if match(n) and connectors.delete(n)]
+            still = [n for n in connectors.names() if match(n)]
+            if still:
+                out.errors.append(f"connect: connectors still there after deletion: {', '.join(still)}")
         except Exception as exc:  # noqa: BLE001 (report, and go on with the other services)
             out.errors.append(f"connect: {exc}")
     host, _, port = config.kafka_bootstrap().split(",")[0].rpartition(":")
@@ -76,6 +66,9 @@ def sweep(run: str | None = None) -> Swept:
             from labs import kafka as lk
 
             out.topics = lk.delete_topics([t for t in lk.list_topics() if match(t)])
+            still = [t for t in lk.list_topics() if match(t)]  # deleted, and not re-created since
+            if still:
+                out.errors.append(f"kafka: topics still there after deletion: {', '.join(still)}")
             client = lk.admin()
             try:
                 # only empty groups: one whose members have not timed out yet expires on its own later

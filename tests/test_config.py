@@ -58,14 +58,3 @@ def test_bad_values_say_what_to_do(monkeypatch):
     monkeypatch.setenv("LABS_MARIADB_DSN", "postgres://x@y/z")
     with pytest.raises(ValueError, match="mysql://"):
         config.mariadb()
-
-
-def test_run_id_comes_from_the_environment_or_is_fresh(monkeypatch):
-    monkeypatch.delenv("LABS_RUN_ID", raising=False)
-    a, b = config.run_id(), config.run_id()
-    assert a != b and config.RUN_ID.match(a)
-    monkeypatch.setenv("LABS_RUN_ID", "0123abcd")
-    assert config.run_id() == "0123abcd"
-    monkeypatch.setenv("LABS_RUN_ID", "../../x")
-    with pytest.raises(ValueError, match="8 lowercase hex digits"):
-        config.run_id()

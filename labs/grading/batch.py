@@ -18,21 +18,20 @@ import fcntl
 import hashlib
 import os
 import queue
-import secrets
 import shutil
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from labs import db as labs_db
-from labs import sweep
+from labs import runs
 
 from . import autograde, execute
 from . import gradebook as gbook
@@ -44,6 +43,15 @@ GRADER_VERSION = "labs-grade-1"
 
 
 @dataclass
+class RunHooks:
+    """What the batch does around each notebook run: ``provision(run_id)`` gives the run's extra
+    environment, ``finish(run_id)`` removes what it left and returns notes for the gradebook.
+    The default works on the course's local stack (labs.runs)."""
+    provision: Callable[[str], dict] = runs.provision
+    finish: Callable[[str], list[str]] = runs.finish
+
+
+@dataclass
 class Options:
     students: str = "*"
     workers: int = 0
@@ -52,6 +60,7 @@ class Options:
     limits: execute.Limits = field(default_factory=execute.Limits)
     feedback: bool = True
     progress: bool = True
+    hooks: RunHooks = field(default_factory=RunHooks)
 
 
 @dataclass
@@ -133,10 +142,11 @@ def _extra_files(course: Course, spec: autograde.AssignmentSpec, student: str) -
 
 def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: str, key: str,
                      account: execute.Account, limits: execute.Limits, lock: threading.Lock,
-                     feedback: bool = True) -> dict:
+                     feedback: bool = True, hooks: RunHooks | None = None) -> dict:
     """Grade one submission end to end; returns {status, duration, notebooks}."""
     from . import feedback as fb
 
+    hooks = hooks or RunHooks()
     started = time.monotonic()
     folder = course.submission_dir(student, spec.name)
     timestamp = _timestamp(course, folder)
@@ -169,19 +179,14 @@ def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: st
             outcome.notes.extend(notes)
             log_path = course.log_file(student, spec.name, name)
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            run_id = secrets.token_hex(4)
-            run_env = sweep.run_environment(run_id)  # a MariaDB account limited to this run's databases
+            run_id = runs.new_id()
+            run_env = hooks.provision(run_id)
             try:
                 run = execute.run_notebook(nb, account=account, limits=limits, supporting_files=extra,
                                            log_path=log_path, run_id=run_id, extra_env=run_env,
                                            kernel_name=nb.metadata.get("kernelspec", {}).get("name"))
             finally:
-                swept = sweep.sweep(run_id)  # what the run left on the stack (its own names only)
-            home = labs_db.run_home_database(run_id)  # the grader's own, not left by the run
-            left = [n for n in swept.connectors + swept.topics + swept.databases if n != home]
-            if left:
-                more = f" and {len(left) - 8} more" if len(left) > 8 else ""
-                outcome.notes.append(f"removed what the run left on the stack: {', '.join(left[:8])}{more}")
+                outcome.notes.extend(hooks.finish(run_id))
             why = "the notebook hit its deadline" if run.deadline_hit else "the kernel stopped before it"
             executed = autograde.merge_results(nb, run, why)
             status, run_notes = autograde.status_of(run, executed)
@@ -284,7 +289,7 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
             account = slots.get()
             try:
                 return grade_submission(course, spec, student, key, account, options.limits, lock,
-                                        feedback=options.feedback)
+                                        feedback=options.feedback, hooks=options.hooks)
             finally:
                 slots.put(account)
 

@@ -23,7 +23,6 @@ import grp
 import json
 import os
 import pwd
-import secrets
 import selectors
 import shutil
 import signal
@@ -35,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from labs import runs
 
 ACCOUNT_PREFIX = "labs-grader-"
 MAX_RESULT_BYTES = 256 * 1024 * 1024
@@ -250,7 +251,7 @@ def run_notebook(nb, *, account: Account, limits: Limits, supporting_files: list
 
 def _run(nb, *, account: Account, limits: Limits, supporting_files, log_path: Path | None, kernel_name: str | None,
          run_id: str | None, extra_env: dict | None) -> RunResult:
-    result = RunResult(run_id=run_id or secrets.token_hex(4))
+    result = RunResult(run_id=run_id or runs.new_id())
     base = Path(tempfile.mkdtemp(prefix="labs-grade-"))
     os.chmod(base, 0o711)
     workdir = base / "work"

@@ -1,6 +1,6 @@
 """Shared set-up of the grader tests: course copies and one graded demo class.
 
-Every test works on a copy of the course (nbgrader_config.py, source/, release/) in a
+Every test works on a copy of the course (nbgrader_config.py, source/, release/, tests/fixtures/) in a
 temporary folder, so the checkout is never graded or modified. Limits are short so the whole
 folder runs in a few minutes on 2 cores.
 """
@@ -31,7 +31,7 @@ SUBSET = ["perfect", "partial", "wrong", "empty", "stderr-correct", "deleted-tes
 def make_course(folder: Path) -> Course:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "nbgrader_config.py", folder / "nbgrader_config.py")
-    for name in ("source", "release"):
+    for name in ("source", "release", "tests/fixtures"):  # fixtures: the demo class's wrong answers
         shutil.copytree(REPO / name, folder / name)
     (folder / "autograded").mkdir()
     return Course.load(folder)

@@ -40,7 +40,7 @@ EXPECTED = {
     "writes-gradebook": (0, "ok", (0, 0, 0)),
     "monkeypatch-asserts": (0, "ok", (0, 0, 0)),
 }
-QUESTIONS = ("q1_tests", "q2_tests", "q3_tests")
+QUESTIONS = ("s0_1_dedupe_test", "s0_2_windows_test", "s0_3_late_test")
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +73,8 @@ def test_notes_explain_what_happened(graded):
     def notes(student):
         return " | ".join(runs[(ASSIGNMENT, student, ASSIGNMENT)]["notes"])
 
-    assert "q2_tests was deleted; restored" in notes("deleted-test")
-    assert "q1_tests was edited; restored" in notes("altered-test")
+    assert "s0_2_windows_test was deleted; restored" in notes("deleted-test")
+    assert "s0_1_dedupe_test was edited; restored" in notes("altered-test")
     assert "appears 2 times" in notes("duplicated-test")
     assert "changed from code to markdown" in notes("retyped-test")
     assert "truncated" in notes("output-flood")
@@ -92,7 +92,7 @@ def test_stderr_in_a_passing_test_keeps_its_points(graded):
     assert graded_with_stderr, "the stderr output should stay in the autograded notebook"
     runs = gbook.runs(course.db_url)
     tests = runs[(ASSIGNMENT, "stderr-correct", ASSIGNMENT)]["tests"]
-    assert tests["q1_tests"]["stderr"] and tests["q1_tests"]["passed"]
+    assert tests["s0_1_dedupe_test"]["stderr"] and tests["s0_1_dedupe_test"]["passed"]
 
 
 def test_submitted_files_are_never_modified(graded):
@@ -142,7 +142,7 @@ def test_feedback_shows_results_but_never_hidden_tests(graded):
         found = [h for h in hidden if h in raw or h in text or html.escape(h) in raw]
         assert found == [], f"{page}: {found[:3]}"
     perfect = (course.feedback_dir / "perfect" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert "q1_tests: passed" in perfect
+    assert "s0_1_dedupe_test: passed" in perfect
     wrong = html.unescape((course.feedback_dir / "wrong" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text())
     assert "failed: AssertionError" in wrong
     # the student who printed the input history sees it redacted

@@ -14,10 +14,10 @@ from labs.grading import gradebook as gbook
 
 from .conftest import ASSIGNMENT, grade, make_course
 
-LEAK = '''from labs import config, db as _db, kafka as _lk
-_run = config.run_id()
-_lk.create_topic(f"s0-{_run}-leftover")
-_db.create_database(f"s0_{_run}_leftover")
+LEAK = '''from labs import db as _db, kafka as _lk, runs as _runs
+_run = _runs.current("s0")
+_lk.create_topic(_run.topic("leftover"))
+_db.create_database(_run.database("leftover"))
 while True:
     pass
 '''
@@ -53,7 +53,7 @@ def test_what_a_hanging_run_left_on_the_stack_is_removed(tmp_path, stack):
     assert leftovers() == before
 
 
-PROBE = '''from labs import config, db as _db
+PROBE = '''from labs import config, db as _db, runs as _runs
 _probe = {}
 for _sql in ("DROP DATABASE labs", "SELECT COUNT(*) FROM mysql.user", "CREATE DATABASE not_mine"):
     try:
@@ -61,7 +61,7 @@ for _sql in ("DROP DATABASE labs", "SELECT COUNT(*) FROM mysql.user", "CREATE DA
         _probe[_sql] = "allowed"
     except Exception as _exc:
         _probe[_sql] = type(_exc).__name__
-_mine = _db.create_database(f"s0_{config.run_id()}_mine")
+_mine = _db.create_database(_runs.current("s0").database("mine"))
 _db.query(f"CREATE TABLE `{_mine}`.t (id INT PRIMARY KEY)")
 print("PROBE", _probe, config.mariadb().user)
 '''
