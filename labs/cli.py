@@ -22,6 +22,7 @@ COMMANDS = {
     "gradebook": "labs.grading.commands",
     "demo-class": "labs.grading.commands",
     "verify": "labs.verify.commands",
+    "mutate": "labs.verify.mutate",
 }
 
 
