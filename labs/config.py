@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from labs.errors import BadValueError
+
 HOST = "127.0.0.1"
 
 
@@ -29,9 +31,9 @@ def _port(name: str, default: int) -> int:
     try:
         port = int(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a port number; set it to an integer like {default}") from None
+        raise BadValueError(f"{name}={raw!r} is not a port number; set it to an integer like {default}") from None
     if not 0 < port < 65536:
-        raise ValueError(f"{name}={port} is out of range; choose a port between 1024 and 65535")
+        raise BadValueError(f"{name}={port} is out of range; set it to a port between 1024 and 65535, like {default}")
     return port
 
 
@@ -129,7 +131,7 @@ def mariadb() -> MariaDB:
     dsn = _env("LABS_MARIADB_DSN", f"mysql://labs:labs@{HOST}:{mariadb_port()}/labs")
     url = urlparse(dsn)
     if url.scheme not in ("mysql", "mariadb") or not url.hostname:
-        raise ValueError(f"LABS_MARIADB_DSN={dsn!r} is not of the form mysql://user:password@host:port/database")
+        raise BadValueError(f"LABS_MARIADB_DSN={dsn!r} is not of the form mysql://user:password@host:port/database")
     return MariaDB(host=url.hostname, port=url.port or 3306, user=unquote(url.username or "root"),
                    password=unquote(url.password or ""), database=url.path.lstrip("/") or "labs")
 

@@ -106,3 +106,33 @@ def drop_run_accounts(match) -> list[str]:
                     privs = grant["privs"].replace(" WITH GRANT OPTION", "")
                     cur.execute(f"REVOKE {privs} ON {grant['object']} FROM '{user}'@'{host}'")
     return dropped
+
+
+def table_image(database: str, table: str) -> dict:
+    """``{primary key tuple: {column: value as text or None}}`` of ``database.table``, without
+    bookkeeping columns (names starting with "_"): what a change-data sink should hold. DATETIME
+    values become what Debezium's JSON sends: epoch milliseconds for DATETIME(0..3), epoch
+    microseconds for DATETIME(4..6). A missing table gives {}."""
+    from datetime import datetime, timedelta
+
+    with connect(database) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COLUMN_NAME, DATA_TYPE, DATETIME_PRECISION, COLUMN_KEY FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (table,))
+        cols = [c for c in cur.fetchall() if not c[0].startswith("_")]
+        if not cols:
+            return {}
+        cur.execute(f"SELECT {', '.join(f'`{c[0]}`' for c in cols)} FROM `{_checked(table)}`")
+        rows = cur.fetchall()
+    unit = {c[0]: (timedelta(milliseconds=1) if (c[2] or 0) <= 3 else timedelta(microseconds=1))
+            for c in cols if c[1] == "datetime"}
+    key_idx = [i for i, c in enumerate(cols) if c[3] == "PRI"]
+
+    def text(name, value):
+        if value is None:
+            return None
+        if name in unit:
+            value = (value - datetime(1970, 1, 1)) // unit[name]
+        return str(value)
+
+    return {tuple(str(r[i]) for i in key_idx): {c[0]: text(c[0], v) for c, v in zip(cols, r, strict=True)}
+            for r in rows}

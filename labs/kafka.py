@@ -103,6 +103,34 @@ def wait_for_topic(name: str, timeout_s: float = 60.0) -> int:
         consumer.close()
 
 
+def committed_tail(topic: str) -> list:
+    """The last record a read_committed consumer sees in each partition of ``topic`` (partitions
+    without any are left out). Records of aborted or open transactions are skipped, so it looks
+    further back when the newest records are aborted ones."""
+    consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap(), enable_auto_commit=False,
+                             isolation_level="read_committed", allow_auto_create_topics=False)
+    try:
+        tail = []
+        for tp in [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]:
+            consumer.assign([tp])
+            first, end = consumer.beginning_offsets([tp])[tp], consumer.end_offsets([tp])[tp]
+            window, last = 64, None
+            while last is None and end > first:
+                start = max(first, end - window)
+                consumer.seek(tp, start)
+                while consumer.position(tp) < end:
+                    for records in consumer.poll(timeout_ms=200).values():
+                        last = records[-1]
+                if start == first:
+                    break
+                window *= 8  # only aborted records there: look further back
+            if last is not None:
+                tail.append(last)
+        return tail
+    finally:
+        consumer.close()
+
+
 def read_topic(topic: str, isolation_level: str = "read_uncommitted", timeout_s: float = 5.0,
                max_records: int | None = None) -> list:
     """Every record of ``topic`` from offset 0 up to its end offsets at call time, in partition

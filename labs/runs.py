@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labs import config
+from labs.errors import BadValueError
 
 ID = r"[0-9a-f]{8}"
 RUN_ID = re.compile(rf"^{ID}$")
@@ -43,9 +44,9 @@ def new_id() -> str:
 
 
 def check_id(run_id: str) -> str:
-    """``run_id`` itself, or ValueError when it is not 8 lowercase hex digits."""
+    """``run_id`` itself, or an error when it is not 8 lowercase hex digits."""
     if not RUN_ID.match(run_id or ""):
-        raise ValueError(f"run id {run_id!r}: expected 8 lowercase hex digits")
+        raise BadValueError(f"run id {run_id!r}: expected 8 lowercase hex digits, as printed by the notebook's setup")
     return run_id
 
 
@@ -53,7 +54,7 @@ def current_id() -> str:
     """``LABS_RUN_ID`` when set (the grader sets it), else a fresh id."""
     given = os.environ.get("LABS_RUN_ID", "")
     if given and not RUN_ID.match(given):
-        raise ValueError(f"LABS_RUN_ID={given!r}: expected 8 lowercase hex digits (or unset it)")
+        raise BadValueError(f"LABS_RUN_ID={given!r}: expected 8 lowercase hex digits (or unset it)")
     return given or new_id()
 
 
@@ -82,7 +83,7 @@ class Run:
 
     def __post_init__(self):
         if not LAB.match(self.lab):
-            raise ValueError(f"lab prefix {self.lab!r}: expected a letter and optional digits, e.g. 's2' or 'd'")
+            raise BadValueError(f"lab prefix {self.lab!r}: expected a letter and optional digits, e.g. 's2' or 'd'")
         check_id(self.id)
 
     @property

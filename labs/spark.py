@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import os
 import warnings
-from urllib.parse import urlparse
 
 from labs import config
-from labs.stack.process import port_open
-from labs.stack.spark_connect import common_conf, kafka_jars
+from labs.stack import clients
 
 
 def connect_available(timeout: float = 0.5) -> bool:
     """True when a Spark Connect server answers at ``labs.config.spark_remote()``."""
-    url = urlparse(config.spark_remote().replace("sc://", "http://", 1))
-    return port_open(url.port or 15002, url.hostname or config.HOST, timeout=timeout)
+    return clients.spark_connect_answers(timeout)
 
 
 def session(app_name: str = "labs", mode: str | None = None):
@@ -54,14 +51,9 @@ def _classic_session(app_name: str):
     active = SparkContext._active_spark_context
     if active is not None:
         return SparkSession.builder.getOrCreate()
-    for d in ("spark", "tmp", "spark-warehouse"):
-        (config.work_dir() / d).mkdir(parents=True, exist_ok=True)
     conf = SparkConf().setMaster(config.spark_master()).setAppName(app_name)
-    for key, value in common_conf().items():
+    for key, value in clients.spark_session_conf().items():
         conf.set(key, value)
-    jars = kafka_jars()
-    if jars:
-        conf.set("spark.jars", ",".join(str(j) for j in jars))
     config.log_dir().mkdir(parents=True, exist_ok=True)
     log = open(config.log_dir() / "spark-local.log", "ab")  # noqa: SIM115 - lives as long as the JVM
     with warnings.catch_warnings():

@@ -18,13 +18,21 @@ import pandas as pd
 import pyarrow as pa
 
 from .. import config
+from ..errors import LabsError
 
 FORMATS = ("parquet", "jsonl", "kafka")
 CHUNK = 50_000  # rows turned into JSON at a time; also sent to Kafka between two checks of acknowledgements
 
 
-class KafkaUnavailableError(ConnectionError):
+class KafkaUnavailableError(LabsError, ConnectionError):
     """The Kafka broker does not answer at the bootstrap address."""
+
+
+def _unavailable(bootstrap: str, exc: Exception) -> KafkaUnavailableError:
+    return KafkaUnavailableError(
+        f"Kafka is not reachable at {bootstrap} ({exc}). Start the local stack with `labs stack up`, "
+        "or set LABS_KAFKA_BOOTSTRAP to the bootstrap servers of your Kafka cluster."
+    )
 
 
 def to_parquet(df: pd.DataFrame, path: str | Path) -> Path:
@@ -86,10 +94,7 @@ def to_kafka(
         producer = KafkaProducer(bootstrap_servers=bootstrap, batch_size=batch_size, linger_ms=linger_ms,
                                  compression_type=compression_type, **settings)
     except (KafkaConnectionError, KafkaTimeoutError) as exc:
-        raise KafkaUnavailableError(
-            f"Kafka is not reachable at {bootstrap} ({exc}). Start the local stack with `labs stack up`, "
-            "or set LABS_KAFKA_BOOTSTRAP to the bootstrap servers of your Kafka cluster."
-        ) from exc
+        raise _unavailable(bootstrap, exc) from exc
 
     keys = [None] * len(df) if key is None else [None if pd.isna(v) else str(v).encode() for v in df[key]]
     sent, errors = 0, []
@@ -116,6 +121,25 @@ def to_kafka(
     return sent
 
 
+def _ensure_topic(topic: str, bootstrap: str | None = None) -> None:
+    """Create ``topic`` with the broker's default partitions and replication, unless it exists (brokers of the
+    stack do not create topics on first use)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
+
+    bootstrap = bootstrap or config.kafka_bootstrap()
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, bootstrap_timeout_ms=10_000)
+    except (KafkaConnectionError, KafkaTimeoutError) as exc:
+        raise _unavailable(bootstrap, exc) from exc
+    try:
+        admin.create_topics({topic: {}}, wait_for_metadata=True)
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
 def write(
     name: str, fmt: str = "parquet", seed: int = 0, scale: float = 1.0, out_dir: str | Path | None = None, *,
     topic: str | None = None, bootstrap: str | None = None, progress: bool = False, **options,
@@ -123,9 +147,9 @@ def write(
     """Generate dataset ``name`` and write it as ``fmt`` (``parquet``, ``jsonl`` or ``kafka``).
 
     Files go to ``out_dir`` (default ``labs.config.data_dir()``) as ``<name>/<table>.<ext>``;
-    Kafka records go to topic ``topic`` (default ``name``), or ``<topic>.<table>`` for a
-    dataset of several tables, keyed by the dataset's natural key. ``options`` go to the
-    generator. Returns ``(table, path or topic, rows)`` for each table written.
+    Kafka records go to topic ``topic`` (default ``name``, created when missing), or
+    ``<topic>.<table>`` for a dataset of several tables, keyed by the dataset's natural key.
+    ``options`` go to the generator. Returns ``(table, path or topic, rows)`` for each table written.
     """
     from . import dataset_module
 
@@ -138,6 +162,7 @@ def write(
     for table, df in tables.items():
         if fmt == "kafka":
             target = (topic or name) if len(tables) == 1 else f"{topic or name}.{table}"
+            _ensure_topic(target, bootstrap)
             to_kafka(df, target, key=module.KAFKA_KEYS.get(table), bootstrap=bootstrap, progress=progress)
         else:
             path = Path(out_dir or config.data_dir()) / name / f"{table}.{fmt}"

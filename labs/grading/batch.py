@@ -32,6 +32,7 @@ from pathlib import Path
 import nbformat
 
 from labs import runs
+from labs.errors import BadValueError, LabsError
 
 from . import autograde, execute
 from . import gradebook as gbook
@@ -77,9 +78,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     try:
         k, n = (int(x) for x in text.split("/"))
     except ValueError:
-        raise ValueError(f"--shard {text!r}: expected K/N, for example 1/3") from None
+        raise BadValueError(f"--shard {text!r}: expected K/N, for example 1/3") from None
     if not (n >= 1 and 1 <= k <= n):
-        raise ValueError(f"--shard {text!r}: K must be between 1 and N")
+        raise BadValueError(f"--shard {text!r}: K must be between 1 and N, for example 1/3")
     return k, n
 
 
@@ -229,7 +230,8 @@ def _batch_lock(course: Course):
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RuntimeError(f"another `labs grade` is running on this course ({path})") from None
+            raise LabsError(f"another `labs grade` is running on this course ({path}); wait until it ends, "
+                            "or grade a copy of the course") from None
         yield
 
 

@@ -25,7 +25,7 @@ from labs import config
 
 from . import batch, release
 from .course import Course, cpu_count
-from .execute import Limits
+from .limits import Limits
 
 ASSIGNMENT = "bench_spark"
 

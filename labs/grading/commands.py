@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+from labs.errors import BadValueError
+
+from .limits import Limits
 
 
 def _fast_imports() -> None:
@@ -57,26 +60,18 @@ def cmd_grade(args) -> int:
     _fast_imports()
     from .batch import Options, grade, parse_shard
     from .course import cpu_count, resolve_assignments
-    from .execute import Limits
     from .report import export
 
     _quiet_warnings()
+    shard = parse_shard(args.shard) if args.shard else None
     course = _course()
     assignments = resolve_assignments(course, args.assignments)
-    limits = Limits(cell_timeout=args.cell_timeout or course.cell_timeout, notebook_timeout=args.timeout,
-                    memory_mb=args.memory)
-    try:
-        shard = parse_shard(args.shard) if args.shard else None
-    except ValueError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    given = {"cell_timeout": args.cell_timeout or course.cell_timeout, "notebook_timeout": args.timeout,
+             "memory_mb": args.memory}
+    limits = Limits(**{name: value for name, value in given.items() if value is not None})
     options = Options(students=args.students, workers=args.workers or cpu_count(), force=args.force, shard=shard,
                       limits=limits, feedback=not args.no_feedback, progress=not args.no_progress)
-    try:
-        summary = grade(course, assignments, options)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    summary = grade(course, assignments, options)
     csv_path, report_path = export(course)
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(summary.statuses.items())) or "none"
     print(f"graded {summary.graded} submission(s), skipped {summary.skipped} already graded, "
@@ -97,17 +92,13 @@ def _db_url(value: str) -> str:
 
 def cmd_merge(args) -> int:
     _fast_imports()
-    from .gradebook import MergeError, merge
+    from .gradebook import merge
     from .report import export
 
     _quiet_warnings()
     course = _course()
     target = _db_url(args.into) if args.into else course.db_url
-    try:
-        counts = merge(target, [_db_url(db) for db in args.databases], course.course_id)
-    except MergeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    counts = merge(target, [_db_url(db) for db in args.databases], course.course_id)
     print(f"merged {counts['submissions']} submission(s) into {target} "
           f"({counts['skipped_older']} older duplicate(s) skipped)")
     if target == course.db_url:
@@ -131,13 +122,12 @@ def cmd_demo(args) -> int:
     from .course import resolve_assignments
     from .demo import VARIANTS, write_class
 
-    course = _course()
-    assignments = resolve_assignments(course, args.assignments)
     variants = args.only.split(",") if args.only else None
     unknown = [v for v in variants or [] if v not in VARIANTS]
     if unknown:
-        print(f"unknown variant(s): {', '.join(unknown)}; choose from {', '.join(VARIANTS)}", file=sys.stderr)
-        return 2
+        raise BadValueError(f"--only: unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    course = _course()
+    assignments = resolve_assignments(course, args.assignments)
     for assignment in assignments:
         written = write_class(course, assignment, variants)
         print(f"{assignment}: wrote {len(written)} submission(s) into "
@@ -165,11 +155,12 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="regrade submissions already graded and unchanged")
     p.add_argument("--shard", metavar="K/N", help="grade only shard K of N (split by student id); merge the "
                                                   "gradebooks with `labs gradebook merge`")
-    p.add_argument("--cell-timeout", type=int, default=0, metavar="S",
+    p.add_argument("--cell-timeout", type=int, metavar="S",
                    help="per-cell limit in seconds (default: Execute.timeout of nbgrader_config.py)")
-    p.add_argument("--timeout", type=int, default=900, metavar="S", help="per-notebook deadline (default: 900)")
-    p.add_argument("--memory", type=int, default=2048, metavar="MB",
-                   help="address-space limit of the kernel in MB (default: 2048)")
+    p.add_argument("--timeout", type=int, metavar="S",
+                   help=f"per-notebook deadline in seconds (default: {Limits.notebook_timeout})")
+    p.add_argument("--memory", type=int, metavar="MB",
+                   help=f"address-space limit of the kernel in MB (default: {Limits.memory_mb})")
     p.add_argument("--no-feedback", action="store_true", help="do not write feedback/ pages")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_grade)
@@ -191,9 +182,3 @@ def register(subparsers) -> None:
     p.add_argument("--only", metavar="V1,V2", help="only these variants")
     p.set_defaults(func=cmd_demo)
 
-
-def main(argv: list[str] | None = None) -> int:  # pragma: no cover (used through labs.cli)
-    parser = argparse.ArgumentParser(prog="labs")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)

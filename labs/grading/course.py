@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labs import config as labs_config
+from labs.errors import BadValueError
 
 CONFIG_FILE = "nbgrader_config.py"
 
@@ -157,8 +158,8 @@ def resolve_assignments(course: Course, names: list[str] | None) -> list[str]:
         return available
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise SystemExit(f"unknown assignment(s): {', '.join(unknown)}; "
-                         f"source/ has: {', '.join(available) or 'none'}")
+        raise BadValueError(f"unknown assignment(s): {', '.join(unknown)}; "
+                            f"source/ has: {', '.join(available) or 'none'}")
     return list(names)
 
 

@@ -36,33 +36,12 @@ from pathlib import Path
 import nbformat
 
 from labs import runs
+from labs.errors import LabsError
+
+from .limits import Limits
 
 ACCOUNT_PREFIX = "labs-grader-"
 MAX_RESULT_BYTES = 256 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Limits of one notebook run (seconds, megabytes)."""
-
-    cell_timeout: int = 120
-    notebook_timeout: int = 900
-    memory_mb: int = 2048
-    processes: int = 256
-    file_mb: int = 256
-    open_files: int = 1024
-    max_output_bytes: int = 1_000_000
-    start_timeout: int = 60
-
-    def for_runner(self, dedicated_account: bool) -> dict:
-        return {
-            "memory_bytes": self.memory_mb * 1024 * 1024,
-            "file_bytes": self.file_mb * 1024 * 1024,
-            "cpu_seconds": 2 * self.notebook_timeout + 60,
-            "open_files": self.open_files,
-            "processes": self.processes,
-            "dedicated_account": dedicated_account,
-        }
 
 
 @dataclass(frozen=True)
@@ -452,12 +431,12 @@ def ensure_python_access(account: Account, log=print) -> None:
             # The ACL mask shows as the group bits (--x); the owning group itself keeps no access.
             os.setxattr(folder, _ACL_XATTR, _acl_with_traverse(mode, uids))
         except OSError as exc:
-            raise RuntimeError(
+            raise LabsError(
                 f"the sandbox account {account.name} cannot run {sys.executable}: {folder} is closed "
                 f"to other users and an ACL could not be set ({exc}). Fix: `chmod o+x {folder}`, or "
                 f"install the course's Python outside {folder}.") from exc
         log(f"granted traverse-only access (ACL u:{account.name}:--x) on {folder} so the sandbox "
             f"account can run the course's Python")
     if not can_run_python(account):
-        raise RuntimeError(f"the sandbox account {account.name} still cannot run {sys.executable} "
-                           f"and import labs; check the permissions of the virtualenv and the course")
+        raise LabsError(f"the sandbox account {account.name} still cannot run {sys.executable} "
+                        f"and import labs; check the permissions of the virtualenv and the course")

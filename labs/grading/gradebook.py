@@ -15,6 +15,8 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from labs.errors import LabsError
+
 _meta = sa.MetaData()
 
 SUBMISSIONS = sa.Table(
@@ -131,8 +133,8 @@ def snapshot(db_url: str, course_id: str = "default_course") -> dict:
 
 # --- merge -------------------------------------------------------------------------------------
 
-class MergeError(RuntimeError):
-    pass
+class MergeError(LabsError):
+    """Two gradebooks disagree on an assignment's structure; the message names it."""
 
 
 def _copy_assignment(src_gb, dst_gb, name: str) -> None:

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import nbformat
 
+from labs.errors import LabsError
+
 from .course import Course
 
 
-class ReleaseError(RuntimeError):
-    pass
+class ReleaseError(LabsError):
+    """nbgrader could not generate an assignment; the message carries its log."""
 
 
 def generate(course: Course, assignment: str, release_root: Path | None = None,
@@ -49,7 +51,8 @@ def generate(course: Course, assignment: str, release_root: Path | None = None,
     converter.create_assignment = True
     result = capture_log(converter)
     if not result["success"]:
-        raise ReleaseError(f"nbgrader generate_assignment failed for {assignment}:\n"
+        raise ReleaseError(f"nbgrader generate_assignment failed for {assignment}; fix source/{assignment} "
+                           f"and run `labs release` again:\n"
                            f"{result.get('log', '')}\n{result.get('error', '')}")
     return result.get("log", "")
 

@@ -12,7 +12,8 @@ def register(sub) -> None:
     ssub = stack.add_subparsers(dest="action", metavar="ACTION")
     ssub.required = True
     for action, help_text in (("up", "start the stack (idempotent) and wait until every service is healthy"),
-                              ("down", "stop what `labs stack up` started"),
+                              ("down", "stop what `labs stack up` started (a service stops with those that "
+                                       "depend on it, never with what it depends on)"),
                               ("status", "what runs where, with memory use")):
         p = ssub.add_parser(action, help=help_text)
         p.add_argument("services", nargs="*", help=f"services (default: all of {', '.join(manager.ORDER)})")
@@ -25,11 +26,7 @@ def register(sub) -> None:
 
 def _up(args) -> int:
     t0 = time.monotonic()
-    try:
-        started = {s.name: s.seconds for s in manager.up(args.services or None)}
-    except manager.StackError as exc:
-        manager.print_error(exc)
-        return 1
+    started = {s.name: s.seconds for s in manager.up(args.services or None)}
     rows = manager.status(args.services or None)
     for row in rows:
         row.seconds = started.get(row.name)

@@ -65,6 +65,9 @@ class Connect(Service):
         return [java(), *jvm_opts(self.heap_mb), f"-Dlog4j2.configurationFile={CONF / 'log4j2.properties'}",
                 "-cp", classpath(), "org.apache.kafka.connect.cli.ConnectDistributed", str(self.properties)]
 
+    def marks(self) -> tuple[str, ...]:
+        return ("org.apache.kafka.connect.cli.ConnectDistributed", str(self.properties))
+
     def healthy(self) -> bool:
         plugins = requests.get(f"{self.endpoint}/connector-plugins", timeout=3)
         return plugins.ok and any(p.get("class") == DEBEZIUM_CLASS for p in plugins.json())

@@ -60,7 +60,7 @@ class Kafka(Service):
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
-            "auto.create.topics.enable": "true",
+            "auto.create.topics.enable": "false",  # topics are created on purpose (connectors: topic.creation.*)
             "delete.topic.enable": "true",
             "log.retention.hours": "24",
             "log.segment.bytes": str(64 * 1024 * 1024),
@@ -88,6 +88,9 @@ class Kafka(Service):
     def argv(self) -> list[str]:
         return [java(), *jvm_opts(self.heap_mb), f"-Dlog4j2.configurationFile={CONF / 'log4j2.properties'}",
                 f"-Dkafka.logs.dir={config.log_dir()}", "-cp", classpath(), "kafka.Kafka", str(self.properties)]
+
+    def marks(self) -> tuple[str, ...]:
+        return ("kafka.Kafka", str(self.properties))
 
     def healthy(self) -> bool:
         from kafka import KafkaAdminClient

@@ -1,18 +1,22 @@
 """Bring the whole stack up, down, or report on it.
 
-``up`` is idempotent: a service already running from our pid file is left alone, a port
-held by anything else is reported with the variable that moves it, and nothing is
-started twice. Independent services start together; Connect waits for Kafka.
+``up`` is idempotent: a service already running from our pid file is left alone, a process of
+this stack that lost its pid file (known by its command line) is adopted, a port held by
+anything else is reported with the variable that moves it, and nothing is started twice. Independent
+services start together; Connect waits for Kafka. ``down`` stops a service together with
+the services that depend on it, never what it depends on.
 """
 
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import psutil
+
+from labs.errors import LabsError
 from labs.stack import process
 from labs.stack.connect import Connect
 from labs.stack.kafka import Kafka
@@ -22,23 +26,30 @@ from labs.stack.service import Service
 from labs.stack.spark_connect import SparkConnect
 
 ORDER = ("kafka", "mariadb", "registry", "spark-connect", "connect")
+KINDS = {"kafka": Kafka, "connect": Connect, "mariadb": MariaDB, "registry": Registry, "spark-connect": SparkConnect}
 
 
-class StackError(RuntimeError):
+class StackError(LabsError):
     """A service could not be started; the message says what to do."""
 
 
-def services(names: list[str] | None = None) -> list[Service]:
-    """The stack's services (all of them, or those named), in start order."""
-    known = {"kafka": Kafka, "connect": Connect, "mariadb": MariaDB, "registry": Registry,
-             "spark-connect": SparkConnect}
-    unknown = set(names or ()) - set(known)
+def services(names: list[str] | None = None, with_dependents: bool = False) -> list[Service]:
+    """The stack's services in start order: all of them, or those named with what they depend on
+    (or, with ``with_dependents``, with what depends on them)."""
+    unknown = set(names or ()) - set(KINDS)
     if unknown:
         raise StackError(f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(ORDER)}")
-    wanted = set(names or known)
-    for name in list(wanted):  # pull in dependencies
-        wanted |= set(known[name]().depends_on)
-    return [known[n]() for n in ORDER if n in wanted]
+    every = {name: KINDS[name]() for name in ORDER}
+    wanted = set(names or ORDER)
+    while True:  # close over dependencies (or dependents), transitively
+        if with_dependents:
+            more = {n for n, svc in every.items() if wanted & set(svc.depends_on)}
+        else:
+            more = {d for n in wanted for d in every[n].depends_on}
+        if more <= wanted:
+            break
+        wanted |= more
+    return [every[n] for n in ORDER if n in wanted]
 
 
 @dataclass
@@ -78,13 +89,25 @@ def check_needs(svc: Service) -> None:
             raise StackError(f"{svc.name}: {path} is missing; run `{fix}` first.")
 
 
+def ours(svc: Service, log=print) -> psutil.Process | None:
+    """The running process of ``svc`` we started: from its pid file, or a process of this stack that
+    lost its pid file (a killed ``up`` left it), which is adopted (its pid file written again)."""
+    proc = process.find(svc.name)
+    if proc is None:
+        proc = process.untracked(svc.marks())
+        if proc is not None:
+            process.record(svc.name, proc, proc.cmdline())
+            log(f"  adopted {svc.name} (pid {proc.pid}): it runs from this stack's files but had no pid file")
+    return proc
+
+
 def start(svc: Service, log=print) -> Status:
     """Start one service (if it is not already ours and up) and wait until it is healthy."""
     t0 = time.monotonic()
     if svc.external:
         state = "external" if _healthy(svc) else "external-down"
         return Status(svc.name, state, svc.endpoint)
-    proc = process.find(svc.name)
+    proc = ours(svc, log)
     if proc is None:
         check_needs(svc)
         check_ports(svc)
@@ -120,7 +143,7 @@ def up(names: list[str] | None = None, log=print) -> list[Status]:
         for name, fut in futures.items():
             try:
                 results[name] = fut.result()
-            except StackError as exc:
+            except LabsError as exc:
                 errors.append(str(exc))
         for svc in later:
             if any(d not in results for d in svc.depends_on):
@@ -128,7 +151,7 @@ def up(names: list[str] | None = None, log=print) -> list[Status]:
                 continue
             try:
                 results[svc.name] = start(svc, log)
-            except StackError as exc:
+            except LabsError as exc:
                 errors.append(str(exc))
     if errors:
         raise StackError("\n".join(errors))
@@ -136,9 +159,12 @@ def up(names: list[str] | None = None, log=print) -> list[Status]:
 
 
 def down(names: list[str] | None = None, log=print) -> list[str]:
-    """Stop what ``up`` started (dependents first). Returns the names stopped."""
+    """Stop what ``up`` started: the named services and every service that depends on them (dependents
+    first), or the whole stack. Returns the names stopped."""
     stopped = []
-    for svc in reversed(services(names)):
+    for svc in reversed(services(names, with_dependents=True)):
+        if not svc.external:
+            ours(svc, log)  # a process of ours that lost its pid file is adopted, then stopped like the others
         if process.stop(svc.name):
             log(f"  stopped {svc.name}")
             stopped.append(svc.name)
@@ -182,6 +208,3 @@ def tail(name: str, lines: int = 40) -> str:
         text = fh.read().decode(errors="replace")
     return "\n".join(text.splitlines()[-lines:])
 
-
-def print_error(exc: Exception) -> None:
-    print(f"labs stack: {exc}", file=sys.stderr)

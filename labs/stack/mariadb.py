@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from labs import config
+from labs.errors import LabsError
 from labs.stack.service import Service
 
 DEBEZIUM_USER = ("debezium", "debezium")
@@ -78,7 +79,7 @@ class MariaDB(Service):
     def prepare(self) -> None:
         missing = [b for b in BINARIES if not binary(b)]
         if missing:
-            raise RuntimeError(f"MariaDB is not installed ({', '.join(missing)} not found). Run: {INSTALL_HINT}")
+            raise LabsError(f"MariaDB is not installed ({', '.join(missing)} not found). Run: {INSTALL_HINT}")
         for d in (self.home / "binlog", config.work_dir() / "tmp", config.var_dir() / "run", config.log_dir()):
             d.mkdir(parents=True, exist_ok=True)
         self.write_cnf()
@@ -92,6 +93,9 @@ class MariaDB(Service):
 
     def argv(self) -> list[str]:
         return [binary("mariadbd"), f"--defaults-file={self.cnf}"]
+
+    def marks(self) -> tuple[str, ...]:
+        return (f"--defaults-file={self.cnf}",)
 
     def healthy(self) -> bool:
         import pymysql

@@ -1,9 +1,10 @@
 """Start, find and stop the stack's processes.
 
-Each service we start gets a pid file (``var/run/<name>.pid``) that records the pid and the
-process's start time, so a recycled pid is never mistaken for ours and ``down`` stops only
-what ``up`` started. Services run in their own session (process group), so stopping one
-stops every child it spawned.
+Each service we start gets a pid file (``var/run/<name>.pid``), written as soon as the
+process is spawned, that records the pid and the process's start time, so a recycled pid is
+never mistaken for ours and ``down`` stops only what ``up`` started. A process of ours that
+lost its pid file is recognised by its command line (``untracked``). Services run in their
+own session (process group), so stopping one stops every child it spawned.
 """
 
 from __future__ import annotations
@@ -43,20 +44,42 @@ def find(name: str) -> psutil.Process | None:
         return None
 
 
-def spawn(name: str, argv: list[str], log: Path, env: dict | None = None, cwd: Path | None = None) -> psutil.Process:
-    """Start ``argv`` in a new session with stdout and stderr appended to ``log``."""
+def spawn(name: str, argv: list[str], log: Path, env: dict | None = None) -> psutil.Process:
+    """Start ``argv`` in a new session with stdout and stderr appended to ``log``, and write its pid file
+    at once, so the process is ours even if the caller is killed while it starts."""
     log.parent.mkdir(parents=True, exist_ok=True)
     run_dir().mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}: {' '.join(argv)}\n".encode())
         out.flush()
         popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
-    proc = psutil.Process(popen.pid)
+                                 env={**os.environ, **(env or {})}, start_new_session=True)
+    proc = psutil.Process(popen.pid)  # a child that already exited is a zombie, still there to record
+    record(name, proc, argv)
+    return proc
+
+
+def record(name: str, proc: psutil.Process, argv: list[str]) -> None:
+    """Write the pid file that makes ``proc`` the process we run for ``name``."""
+    run_dir().mkdir(parents=True, exist_ok=True)
     tmp = pid_file(name).with_suffix(".tmp")
     tmp.write_text(json.dumps({"pid": proc.pid, "create_time": proc.create_time(), "argv": argv}))
     tmp.replace(pid_file(name))
-    return proc
+
+
+def untracked(marks: tuple[str, ...]) -> psutil.Process | None:
+    """The oldest live process whose command line holds every one of ``marks``, or None."""
+    if not marks:
+        return None
+    found = []
+    for proc in psutil.process_iter(["cmdline", "create_time", "status"]):
+        try:
+            cmdline = proc.info["cmdline"] or []
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and all(mark in cmdline for mark in marks):
+                found.append(proc)
+        except psutil.Error:
+            pass
+    return min(found, key=lambda p: p.info["create_time"], default=None)
 
 
 def tree(proc: psutil.Process) -> list[psutil.Process]:

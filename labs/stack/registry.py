@@ -12,6 +12,7 @@ from pathlib import Path
 import requests
 
 from labs import config
+from labs.errors import LabsError
 from labs.stack.process import java, jvm_opts
 from labs.stack.service import Service
 
@@ -32,7 +33,7 @@ class Registry(Service):
     def jar() -> str:
         found = sorted((config.jvm_dir() / "apicurio").glob("*-runner.jar"))
         if not found:
-            raise RuntimeError(f"no Apicurio runner jar in {config.jvm_dir() / 'apicurio'}; run: make setup")
+            raise LabsError(f"no Apicurio runner jar in {config.jvm_dir() / 'apicurio'}; run: make setup")
         return str(found[-1])
 
     @property
@@ -42,9 +43,12 @@ class Registry(Service):
     def prepare(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
 
+    @property
+    def datasource(self) -> str:
+        return f"-Dapicurio.datasource.url=jdbc:h2:file:{self.home / 'registry'}"
+
     def argv(self) -> list[str]:
-        return [java(), *jvm_opts(self.heap_mb),
-                f"-Dapicurio.datasource.url=jdbc:h2:file:{self.home / 'registry'}",
+        return [java(), *jvm_opts(self.heap_mb), self.datasource,
                 "-Dapicurio.datasource.jdbc.initial-size=2",
                 "-Dapicurio.datasource.jdbc.min-size=2",
                 "-Dapicurio.datasource.jdbc.max-size=10",
@@ -58,6 +62,9 @@ class Registry(Service):
                 "-Dapicurio.rest.deletion.artifact-version.enabled=true",
                 "-Dapicurio.rest.deletion.group.enabled=true",
                 "-jar", self.jar()]
+
+    def marks(self) -> tuple[str, ...]:
+        return (self.datasource,)
 
     def healthy(self) -> bool:
         return requests.get(f"{self.endpoint}/subjects", timeout=3).status_code == 200

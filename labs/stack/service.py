@@ -38,6 +38,11 @@ class Service:
     def env(self) -> dict[str, str]:
         return {}
 
+    def marks(self) -> tuple[str, ...]:
+        """Arguments only this stack's process of the service has on its command line (its main class and a
+        file of this var dir): a process carrying them all is ours even without a pid file."""
+        return ()
+
     def healthy(self) -> bool:
         """The service answers as the labs will use it."""
         raise NotImplementedError

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 from labs import config
+from labs.errors import LabsError
 from labs.stack.process import port_open
 from labs.stack.service import Service
 
 CONF = Path(__file__).parent / "conf"
+MAIN_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+WORK_DIRS = ("spark", "tmp", "spark-warehouse")
 
 
 def spark_home() -> Path:
@@ -16,7 +20,7 @@ def spark_home() -> Path:
 
     spec = importlib.util.find_spec("pyspark")
     if spec is None or spec.origin is None:
-        raise RuntimeError("pyspark is not installed in this environment; run: make setup")
+        raise LabsError("pyspark is not installed in this environment; run: make setup")
     return Path(spec.origin).parent
 
 
@@ -28,6 +32,18 @@ def quiet_java_options() -> str:
     """JVM options that keep Spark silent and its temp files in the project."""
     tmp = config.work_dir() / "tmp"
     return f"-Dlog4j2.configurationFile={CONF / 'spark-log4j2.properties'} -Djava.io.tmpdir={tmp}"
+
+
+def make_work_dirs() -> None:
+    """Create the folders Spark writes to (scratch, temp files, warehouse)."""
+    for d in WORK_DIRS:
+        (config.work_dir() / d).mkdir(parents=True, exist_ok=True)
+
+
+def remote_address() -> tuple[str, int]:
+    """Host and port of the Spark Connect server named by ``labs.config.spark_remote()``."""
+    url = urlparse(config.spark_remote().replace("sc://", "http://", 1))
+    return url.hostname or config.HOST, url.port or 15002
 
 
 def common_conf() -> dict[str, str]:
@@ -58,8 +74,7 @@ class SparkConnect(Service):
         )
 
     def prepare(self) -> None:
-        for d in ("spark", "tmp", "spark-warehouse"):
-            (config.work_dir() / d).mkdir(parents=True, exist_ok=True)
+        make_work_dirs()
 
     def argv(self) -> list[str]:
         home = spark_home()
@@ -69,7 +84,7 @@ class SparkConnect(Service):
                 "spark.driver.host": config.HOST,
                 "spark.driver.bindAddress": config.HOST}
         argv = [str(home / "bin" / "spark-submit"),
-                "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+                "--class", MAIN_CLASS,
                 "--name", "labs-spark-connect", "--master", config.spark_master(),
                 "--driver-memory", f"{self.heap_mb}m",
                 "--jars", ",".join(str(j) for j in kafka_jars())]
@@ -81,7 +96,9 @@ class SparkConnect(Service):
         return {"SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": config.HOST, "SPARK_LOG_DIR": str(config.log_dir()),
                 "SPARK_CONF_DIR": str(config.work_dir() / "spark-conf")}
 
+    def marks(self) -> tuple[str, ...]:
+        return (MAIN_CLASS, f"spark.local.dir={common_conf()['spark.local.dir']}")
+
     def healthy(self) -> bool:
-        host_port = self.endpoint.removeprefix("sc://").split("/")[0]
-        host, _, port = host_port.partition(":")
-        return port_open(int(port or 15002), host)
+        host, port = remote_address()
+        return port_open(port, host)

@@ -51,6 +51,9 @@ def connector(database, unique):
         "snapshot.locking.mode": "none",
         "schema.history.internal.kafka.bootstrap.servers": config.kafka_bootstrap(),
         "schema.history.internal.kafka.topic": f"_schema_history.{prefix}",
+        # the broker creates no topic on first use: the worker creates the connector's topics
+        "topic.creation.default.replication.factor": "1",
+        "topic.creation.default.partitions": "1",
     })
     yield name, f"{prefix}.{db_name}.items"
     connectors.delete(name)
@@ -68,7 +71,7 @@ def wait_for_snapshot(topic: str, timeout: float = 30) -> None:
 
 
 def read_events(topic: str, n: int, timeout: float = 60) -> list:
-    lk.wait_for_topic(topic, timeout)  # subscribing earlier could create it (auto-create) and miss it
+    lk.wait_for_topic(topic, timeout)  # the connector creates it (the broker does not): subscribe once it exists
     consumer = KafkaConsumer(topic, bootstrap_servers=config.kafka_bootstrap(), auto_offset_reset="earliest",
                              enable_auto_commit=False, consumer_timeout_ms=1000, allow_auto_create_topics=False)
     events, deadline = [], time.monotonic() + timeout

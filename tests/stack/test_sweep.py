@@ -38,6 +38,7 @@ def leave_behind(run: str) -> None:
         "topic.prefix": f"t9-{run}", "database.include.list": src, "snapshot.locking.mode": "none",
         "schema.history.internal.kafka.bootstrap.servers": config.kafka_bootstrap(),
         "schema.history.internal.kafka.topic": f"t9-{run}-history",
+        "topic.creation.default.replication.factor": 1, "topic.creation.default.partitions": 1,
     })
     connectors.wait_for(f"t9-{run}-cdc", "RUNNING", timeout=60)
 
