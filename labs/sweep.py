@@ -1,4 +1,4 @@
-"""Remove what notebook runs left on the stack: connectors, topics, consumer groups and databases.
+"""Remove what notebook runs left on the stack: connectors, topics, consumer groups, schema subjects and databases.
 
 Every lab names what it creates from its run id (``labs.runs``): topics ``s1-<run>-...``,
 databases ``c1_<run>``, connectors ``c1-<run>-...``. A run that finishes cleans up in its last
@@ -23,17 +23,20 @@ class Swept:
     groups: list[str] = field(default_factory=list)
     databases: list[str] = field(default_factory=list)
     accounts: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
-        return len(self.connectors) + len(self.topics) + len(self.groups) + len(self.databases) + len(self.accounts)
+        return (len(self.connectors) + len(self.topics) + len(self.groups) + len(self.databases) + len(self.accounts)
+                + len(self.subjects))
 
     def summary(self) -> str:
         parts = [f"{len(v)} {k}" for k, v in (("connector(s)", self.connectors), ("topic(s)", self.topics),
                                               ("consumer group(s)", self.groups),
                                               ("database(s)", self.databases),
-                                              ("database account(s)", self.accounts)) if v]
+                                              ("database account(s)", self.accounts),
+                                              ("schema subject(s)", self.subjects)) if v]
         return ", ".join(parts) or "nothing"
 
 
@@ -82,6 +85,15 @@ def sweep(run: str | None = None) -> Swept:
                 client.close()
         except Exception as exc:  # noqa: BLE001
             out.errors.append(f"kafka: {exc}")
+    registry = urlparse(config.registry_url())
+    if _answers(registry.hostname, registry.port or 80):
+        try:
+            out.subjects = _delete_subjects(match)
+            still = [s for s in _subjects() if match(s)]
+            if still:
+                out.errors.append(f"registry: subjects still there after deletion: {', '.join(still)}")
+        except Exception as exc:  # noqa: BLE001
+            out.errors.append(f"registry: {exc}")
     db = config.mariadb()
     if _answers(db.host, db.port):
         try:
@@ -92,6 +104,25 @@ def sweep(run: str | None = None) -> Swept:
         except Exception as exc:  # noqa: BLE001
             out.errors.append(f"mariadb: {exc}")
     return out
+
+
+def _subjects() -> list[str]:
+    import requests
+
+    response = requests.get(f"{config.registry_url()}/subjects", timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def _delete_subjects(match) -> list[str]:
+    """Delete (soft, then permanently, as the Confluent API asks) every subject ``match`` accepts."""
+    import requests
+
+    doomed = [s for s in _subjects() if match(s)]
+    for subject in doomed:
+        for suffix in ("", "?permanent=true"):
+            requests.delete(f"{config.registry_url()}/subjects/{subject}{suffix}", timeout=10)
+    return doomed
 
 
 def register(sub) -> None:
@@ -105,7 +136,7 @@ def register(sub) -> None:
 
 def _run(args) -> int:
     swept = sweep(None if args.all else args.run)
-    for kind in ("connectors", "topics", "groups", "databases", "accounts"):
+    for kind in ("connectors", "topics", "groups", "databases", "accounts", "subjects"):
         for name in getattr(swept, kind):
             print(f"removed {kind[:-1]} {name}")
     for error in swept.errors:

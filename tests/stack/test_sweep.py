@@ -1,14 +1,16 @@
-"""labs sweep: what a run left behind (a running connector, topics, an idle consumer group, its
-databases) is removed by its run id, and nothing of another run or of the stack is touched."""
+"""labs sweep: what a run left behind (a running connector, topics, an idle consumer group, a schema
+subject, its databases) is removed by its run id, and nothing of another run or of the stack is touched."""
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
 import uuid
 
 import pytest
+import requests
 from kafka import KafkaConsumer
 
 from labs import config, connectors, db, sweep
@@ -41,6 +43,10 @@ def leave_behind(run: str) -> None:
         "topic.creation.default.replication.factor": 1, "topic.creation.default.partitions": 1,
     })
     connectors.wait_for(f"t9-{run}-cdc", "RUNNING", timeout=60)
+    schema = json.dumps({"type": "record", "name": "Item", "fields": [{"name": "id", "type": "int"}]})
+    requests.post(f"{config.registry_url()}/subjects/t9-{run}-events-value/versions", timeout=10,
+                  headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+                  data=json.dumps({"schema": schema})).raise_for_status()
 
 
 def test_sweep_removes_one_runs_leftovers_only(stack):
@@ -54,6 +60,8 @@ def test_sweep_removes_one_runs_leftovers_only(stack):
         assert f"t9-{run}-events" in swept.topics and f"t9-{run}-history" in swept.topics
         assert swept.groups == [f"t9-{run}-g"]
         assert sorted(swept.databases) == [f"t9_{run}", f"t9_{run}_sink"]
+        assert swept.subjects == [f"t9-{run}-events-value"]
+        assert f"t9-{run}-events-value" not in requests.get(f"{config.registry_url()}/subjects", timeout=10).json()
         assert not [t for t in lk.list_topics() if run in t]
         assert db.query("SHOW DATABASES LIKE %s", (f"t9_{run}%",)) == []
         assert not [g for (g,) in db.query(f"SHOW GRANTS FOR '{DEBEZIUM_USER[0]}'@'%'") if run in g]
