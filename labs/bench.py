@@ -71,11 +71,13 @@ def bench_stack(runs: int = 3, classic: bool = True) -> dict:
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="print performance figures (no pass/fail): `labs bench stack`")
-    p.add_argument("what", choices=["stack", "grade", "labs"], help="stack: start time, memory, Spark session; "
-                   "grade: labs grade against serial nbgrader autograde; "
-                   "labs: each lab's solution and stub run time and slowest cells")
+    p.add_argument("what", choices=["stack", "grade", "labs", "stability"],
+                   help="stack: start time, memory, Spark session; grade: labs grade against serial nbgrader "
+                   "autograde; labs: each lab's solution and stub run time and slowest cells; stability: "
+                   "each lab's solution --runs times, two notebooks at once, passes per test cell")
     p.add_argument("labs", nargs="*", metavar="LAB", help="(labs) the labs to time (default: all)")
-    p.add_argument("--runs", type=int, default=3, help="repetitions of the Spark session probe")
+    p.add_argument("--runs", type=int, default=3,
+                   help="repetitions of the Spark session probe (stack), of each lab's solution (stability)")
     p.add_argument("--no-classic", action="store_true", help="skip the classic local Spark baseline")
     p.add_argument("--submissions", type=int, default=20, help="(grade) submissions to grade")
     p.set_defaults(func=_run)
@@ -92,6 +94,13 @@ def _run(args) -> int:
 
         course = Course.load()
         verify.bench_labs(course.root, args.labs or course.assignments())
+        return 0
+    if args.what == "stability":
+        from labs.grading.course import Course
+        from labs.verify import commands as verify
+
+        course = Course.load()
+        verify.stability(course.root, args.labs or course.assignments(), args.runs)
         return 0
     bench_stack(args.runs, classic=not args.no_classic)
     return 0

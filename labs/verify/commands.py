@@ -97,3 +97,35 @@ def bench_labs(root: Path, labs: list[str], slowest: int = 3) -> list[dict]:
     print(f"{'total':28s} {sum(r['solution_s'] for r in rows):10.1f} {sum(r['stub_s'] for r in rows):7.1f}"
           f"  ({total:.0f} s serial for solution + stub of {len(rows)} labs)")
     return rows
+
+
+def stability(root: Path, labs: list[str], rounds: int, jobs: int = 2) -> dict[str, dict[str, int]]:
+    """Run every lab's solution ``rounds`` times, ``jobs`` notebooks at once (the load of a grader with
+    two workers), and print how often each graded test cell passed: a timing-dependent check that
+    fails here is flaky under load."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    plan = [lab for _ in range(rounds) for lab in labs]  # consecutive labs differ, so pairs mix labs
+    notebooks = {lab: notebook.load(root / "source" / lab / f"{lab}.ipynb") for lab in labs}
+
+    def once(lab: str):
+        with tempfile.TemporaryDirectory(prefix=f"stability-{lab}-") as cwd:
+            return lab, notebook.run(notebooks[lab], Path(cwd))
+
+    passes: dict[str, dict[str, int]] = {lab: {} for lab in labs}
+    failures: list[str] = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for i, (lab, result) in enumerate(pool.map(once, plan), 1):
+            for test, ok in result.passed.items():
+                passes[lab][test] = passes[lab].get(test, 0) + ok
+                if not ok:
+                    failures.append(f"{lab} {test}: {result.errors.get(test, '')}")
+            print(f"  [{i}/{len(plan)}] {lab}: {sum(result.passed.values())}/{len(result.passed)} "
+                  f"in {result.total_seconds:.0f} s", flush=True)
+    print(f"\n{'lab':28s} {'test cell':32s} passed (of {rounds})")
+    for lab, tests in passes.items():
+        for test, n in sorted(tests.items()):
+            print(f"{lab:28s} {test:32s} {n}{'' if n == rounds else '   <- FLAKY'}")
+    for line in failures:
+        print(f"  failed: {line[:300]}")
+    return passes
