@@ -132,3 +132,28 @@ def test_a_file_edited_during_the_run_is_not_recorded(repo):
     with pytest.raises(ValueError, match="changed while lab1 was being verified.*labs/b.py"):
         record.write(repo, "lab1", {"passed": True, "problems": [], "variants": []}, ran_on)
     assert not record.record_path(repo, "lab1").exists()
+
+
+def test_a_correct_variant_that_fails_a_test_and_a_wrong_one_that_passes_are_both_reported(tmp_path):
+    """A real full discrimination of the small s0 lab (no services needed), with two bad fixtures."""
+    import json
+    import shutil
+
+    shutil.copytree(ROOT / "source" / "s0_warmup", tmp_path / "source" / "s0_warmup")
+    fixtures = tmp_path / "tests" / "fixtures" / "s0_warmup"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "s0_warmup", fixtures)
+    wrong = json.loads((fixtures / "wrong_variants.json").read_text())
+    solution = notebook.load(tmp_path / "source" / "s0_warmup" / "s0_warmup.ipynb")
+    late = next(c.source for c in solution.cells if notebook.meta(c).get("grade_id") == "s0_3_late")
+    wrong.append({"name": "not wrong at all", "replace": {"s0_3_late": late}, "fails": ["s0_3_late_test"]})
+    (fixtures / "wrong_variants.json").write_text(json.dumps(wrong))
+    correct = json.loads((fixtures / "correct_variants.json").read_text())
+    correct.append({"name": "not right at all", "replace": {"s0_1_dedupe": wrong[0]["replace"]["s0_1_dedupe"]}})
+    (fixtures / "correct_variants.json").write_text(json.dumps(correct))
+    result = discriminate.full(tmp_path, "s0_warmup", log=lambda _msg: None)
+    assert not result["passed"]
+    assert any("'not wrong at all' still passes ['s0_3_late_test']" in p for p in result["problems"])
+    assert any("'not right at all'" in p and "also fails ['s0_1_dedupe_test'" in p for p in result["problems"])
+    outcomes = {v["name"]: v["ok"] for v in result["variants"]}
+    assert outcomes["not wrong at all"] is False and outcomes["not right at all"] is False
+    assert outcomes["late events with an explicit loop over arrivals"] is True
