@@ -4,7 +4,7 @@ SHELL := /bin/bash
 LABS := .venv/bin/labs
 
 .DEFAULT_GOAL := help
-.PHONY: help setup stack-up stack-down stack-status doctor lab release grade test verify-lab verify-labs bench bench-labs lint clean
+.PHONY: help setup stack-up stack-down stack-status doctor lab release grade test verify-lab verify-labs mutate bench bench-labs lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -44,6 +44,10 @@ verify-lab: stack-up ## full discrimination of one lab (every recorded variant),
 
 verify-labs: stack-up ## full discrimination of every lab whose record does not match its files (ALL=1: every lab)
 	@$(LABS) verify $(if $(ALL),--all,--stale)
+
+mutate: stack-up ## mutation testing of one lab's hidden tests: make mutate LAB=c2_exactly_once_payments [BUDGET=60]
+	@test -n "$(LAB)" || { echo "name the lab: make mutate LAB=<assignment> [BUDGET=60]"; exit 2; }
+	@$(LABS) mutate $(LAB) $(if $(BUDGET),--budget $(BUDGET))
 
 bench-labs: stack-up ## each lab's solution and stub run time and its slowest cells
 	@$(LABS) bench labs
