@@ -88,19 +88,16 @@ def _run(args) -> int:
         from labs.grading import bench as grading_bench
 
         return grading_bench.run(args)
-    if args.what == "labs":
+    if args.what in ("labs", "stability"):
         from labs.grading.course import Course
         from labs.verify import commands as verify
 
         course = Course.load()
-        verify.bench_labs(course.root, args.labs or course.assignments())
-        return 0
-    if args.what == "stability":
-        from labs.grading.course import Course
-        from labs.verify import commands as verify
-
-        course = Course.load()
-        verify.stability(course.root, args.labs or course.assignments(), args.runs)
+        labs = args.labs or course.assignments()
+        if args.what == "labs":
+            verify.bench_labs(course.root, labs)
+        else:
+            verify.stability(course.root, labs, args.runs)
         return 0
     bench_stack(args.runs, classic=not args.no_classic)
     return 0
