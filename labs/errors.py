@@ -9,3 +9,7 @@ class LabsError(Exception):
 
 class BadValueError(LabsError, ValueError):
     """A setting or option whose value cannot work; the message names it and what a valid one looks like."""
+
+
+class IncompleteReadError(LabsError, TimeoutError):
+    """A reader ran out of time before it reached the end it was asked to read to."""

@@ -14,6 +14,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from labs import config
+from labs.errors import IncompleteReadError
 
 
 def admin() -> KafkaAdminClient:
@@ -134,8 +135,9 @@ def committed_tail(topic: str) -> list:
 def read_topic(topic: str, isolation_level: str = "read_uncommitted", timeout_s: float = 5.0,
                max_records: int | None = None) -> list:
     """Every record of ``topic`` from offset 0 up to its end offsets at call time, in partition
-    then offset order. Returns early once every partition is read to its end (transaction
-    markers included), else after ``timeout_s``."""
+    then offset order (or its first ``max_records``). Returns as soon as every partition is
+    read to its end (transaction markers included); raises ``IncompleteReadError``, naming
+    what is missing, if ``timeout_s`` runs out first: a partial topic is never returned."""
     consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap(), enable_auto_commit=False,
                              isolation_level=isolation_level, allow_auto_create_topics=False)
     try:
@@ -147,14 +149,21 @@ def read_topic(topic: str, isolation_level: str = "read_uncommitted", timeout_s:
         end = consumer.end_offsets(parts)  # for read_committed: the last stable offset
         out: list = []
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while True:
             for batch in consumer.poll(timeout_ms=100).values():
                 out.extend(batch)
             if max_records is not None and len(out) >= max_records:
                 out = out[:max_records]
                 break
-            if all(consumer.position(p) >= end[p] for p in parts):
+            behind = {p.partition: (consumer.position(p), end[p]) for p in parts
+                      if consumer.position(p) < end[p]}
+            if not behind:
                 break
+            if time.monotonic() >= deadline:
+                where = ", ".join(f"partition {n} at offset {at} of {stop}" for n, (at, stop) in sorted(behind.items()))
+                raise IncompleteReadError(
+                    f"read_topic({topic!r}) read {len(out)} records in {timeout_s:g} s but did not reach the "
+                    f"end ({where}); pass a larger timeout_s, or max_records if a prefix is enough")
         return sorted(out, key=lambda r: (r.partition, r.offset))
     finally:
         consumer.close()

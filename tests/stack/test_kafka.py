@@ -9,6 +9,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from labs import config
+from labs.errors import IncompleteReadError
 
 
 @pytest.fixture
@@ -94,10 +95,18 @@ def test_labs_kafka_helpers_create_read_delete(unique):
     for i in range(10):
         producer.send(name, key=str(i % 2).encode(), value=str(i).encode())
     producer.flush()
-    producer.close()
     records = lk.read_topic(name)
     assert len(records) == 10 and {r.partition for r in records} <= {0, 1}
     assert [(r.partition, r.offset) for r in records] == sorted((r.partition, r.offset) for r in records)
+    assert len(lk.read_topic(name, max_records=3)) == 3
+    for i in range(2000):
+        producer.send(name, value=b"x" * 100)
+    producer.flush()
+    # one poll returns at most 500 records, so a read whose time is already up cannot finish
+    with pytest.raises(IncompleteReadError, match=r"did not reach the end .* pass a larger timeout_s"):
+        lk.read_topic(name, timeout_s=0)
+    assert len(lk.read_topic(name, timeout_s=30)) == 2010
+    producer.close()
     assert lk.delete_topics(prefix=f"test-lk-{unique}") == [name]
     admin = KafkaAdminClient(bootstrap_servers=config.kafka_bootstrap())
     deadline = time.monotonic() + 15
