@@ -275,6 +275,32 @@ def test_a_whole_pass_scores_without_recorded_equivalents(tmp_path):
     assert result["passed"] == (result["kill_rate"] >= 0.85)
 
 
+def test_a_pass_is_recorded_fresh_until_the_lab_changes_and_never_over_files_edited_meanwhile(tmp_path):
+    from labs.verify import record
+
+    (tmp_path / "source" / "lab").mkdir(parents=True)
+    path = tmp_path / "source" / "lab" / "lab.ipynb"
+    nbformat.write(lab(), path)
+    assert not record.mutation_state(tmp_path, "lab").fresh  # nothing recorded yet
+    ran_on = record.mutation_inputs(tmp_path, "lab")
+    result = mutate.mutate(tmp_path, "lab", jobs=2, runner=exec_runner(), min_kill=0.0, log=lambda _: None)
+    written = record.write_mutation(tmp_path, "lab", result, ran_on)
+    entry = json.loads(written.read_text())
+    assert written.name == "mutation.json" and entry["kill_rate"] == result["kill_rate"]
+    assert len(entry["survivors"]) == result["survived"] and "mutants" not in entry
+    assert record.mutation_state(tmp_path, "lab").fresh
+    edited = lab()
+    edited.cells[0].source += "\n# edited"
+    nbformat.write(edited, path)
+    state = record.mutation_state(tmp_path, "lab")
+    assert not state.fresh and "source/lab/lab.ipynb" in state.describe()
+    with pytest.raises(ValueError, match="files changed during the mutation pass"):
+        record.write_mutation(tmp_path, "lab", result, ran_on)
+    high = {**result, "passed": False}
+    record.write_mutation(tmp_path, "lab", high, record.mutation_inputs(tmp_path, "lab"))
+    assert "below" in record.mutation_state(tmp_path, "lab").describe()
+
+
 # the command and one real pass ------------------------------------------------------------
 
 def test_the_command_is_registered():

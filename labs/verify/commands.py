@@ -44,9 +44,12 @@ def run(args) -> int:
         return 2
     states = {lab: record.freshness(root, lab) for lab in known}
     if args.status:
-        for state in states.values():
+        mutation = {lab: record.mutation_state(root, lab) for lab in known}
+        for lab, state in states.items():
             print(state.describe())
-        return 0 if all(s.fresh for s in states.values()) else 1
+            m = mutation[lab]
+            print(f"{lab}: mutation pass {'recorded, nothing changed since' if m.fresh else '; '.join(m.reasons)}")
+        return 0 if all(s.fresh for s in [*states.values(), *mutation.values()]) else 1
     if args.all:
         chosen = known
     elif args.stale:

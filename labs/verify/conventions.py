@@ -22,6 +22,7 @@ EXAM_POINTS = {
 LOCKED_LINES = 80       # a locked code cell longer than this belongs in a module
 STACK_MODULES = {"kafka", "db", "connectors", "spark", "sweep", "runs"}
 RESERVED = {"run", "runs"}  # the setup cell's names: no other cell may rebind them
+TIME_ESTIMATE = re.compile(r"^About \d+ minutes\.", re.MULTILINE)
 HEADING = re.compile(r"^## \S+ .+ \((\d+(?:\.\d+)?) points?\)$")
 
 

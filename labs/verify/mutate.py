@@ -12,7 +12,7 @@ packed together, a failed test is credited to the mutant whose cell influences i
 with a failure no packed cell influences (or a run that broke) is repeated one mutant at a time.
 The assumption behind packing: a mutant only breaks tests its cell's stub breaks too.
 
-    labs mutate LAB [--budget N] [--seed S] [--jobs J] [--timeout SEC] [--min-kill RATE] [--list]
+    labs mutate LAB [--budget N] [--seed S] [--jobs J] [--timeout SEC] [--min-kill RATE] [--list] [--no-record]
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def register(sub) -> None:
                    help="seconds a cell of a notebook run may take; past it the run counts as broken (default 300)")
     p.add_argument("--min-kill", type=float, default=0.85, help="exit 1 below this kill rate (default 0.85)")
     p.add_argument("--list", action="store_true", help="list the mutants and run nothing")
+    p.add_argument("--no-record", action="store_true",
+                   help="do not write tests/fixtures/<LAB>/mutation.json (the lab's recorded mutation pass)")
     p.set_defaults(func=run)
 
 
@@ -276,10 +278,17 @@ def run(args) -> int:
         return 2
     if args.list:
         return _list(notebook.load(path))
+    ran_on = record.mutation_inputs(root, args.assignment)
     result = mutate(root, args.assignment, budget=args.budget, seed=args.seed, jobs=args.jobs,
                     timeout=args.timeout, min_kill=args.min_kill)
     report(result)
     print(f"written to {write(result)}")
+    if not args.no_record and not result["problems"]:
+        try:
+            print(f"recorded in {record.write_mutation(root, args.assignment, result, ran_on)}")
+        except ValueError as exc:
+            print(f"labs mutate: not recorded: {exc}", file=sys.stderr)
+            return 2
     if result["problems"]:
         return 2
     return 0 if result["passed"] else 1

@@ -18,6 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RECORD = "verified.json"
+MUTATION = "mutation.json"
+# what a mutation pass depends on: the lab (its solution cells are mutated, its hidden tests judge),
+# its recorded equivalent mutants and the mutant generator. The kit modules are left out on purpose:
+# a kit change is re-checked by the (much faster) discrimination run, not by a new mutation pass.
+MUTATION_FILES = ("equivalent_mutants.json",)
+MUTATOR = ("labs/verify/mutants.py",)
 FIXTURE_FILES = ("wrong_variants.json", "correct_variants.json", "equivalent_mutants.json")
 # the verifier: what decides whether a variant passed or failed
 VERIFIER = ("labs/verify/notebook.py", "labs/verify/discriminate.py")
@@ -171,3 +177,52 @@ def write(root: Path, assignment: str, result: dict, ran_on: dict[str, str] | No
     path = record_path(root, assignment)
     write_atomic(path, json.dumps(record, indent=1) + "\n")
     return path
+
+
+def mutation_inputs(root: Path, assignment: str) -> dict[str, str]:
+    """Repository path -> sha256 of every file a mutation pass of ``assignment`` depends on."""
+    files = [p for p in sorted((root / "source" / assignment).rglob("*"))
+             if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts]
+    files += [fixtures_dir(root, assignment) / name for name in MUTATION_FILES]
+    files += [root / rel for rel in MUTATOR]
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
+
+
+def write_mutation(root: Path, assignment: str, result: dict, ran_on: dict[str, str]) -> Path:
+    """Store the summary of a mutation pass (figures per cell and every survivor) with the hashes
+    of what it ran on, in ``tests/fixtures/<assignment>/mutation.json``."""
+    from labs.grading.files import write_atomic
+
+    if result.get("problems"):
+        raise ValueError("a mutation pass whose solution failed is not recorded")
+    now = mutation_inputs(root, assignment)
+    if ran_on != now:
+        edited = sorted(p for p in set(now) | set(ran_on) if now.get(p) != ran_on.get(p))
+        raise ValueError(f"files changed during the mutation pass of {assignment} ({', '.join(edited)}); "
+                         f"run `labs mutate {assignment}` again")
+    keep = ("seed", "budget", "generated", "chosen", "killed", "survived", "equivalent", "kill_rate",
+            "min_kill", "passed", "cells", "seconds")
+    survivors = [{k: m[k] for k in ("id", "cell", "operator", "line", "original", "mutated")}
+                 for m in result["mutants"] if m["status"] == "survived"]
+    entry = {"assignment": assignment, **{k: result[k] for k in keep}, "survivors": survivors, "inputs": now}
+    path = fixtures_dir(root, assignment) / MUTATION
+    write_atomic(path, json.dumps(entry, indent=1) + "\n")
+    return path
+
+
+def mutation_state(root: Path, assignment: str) -> Freshness:
+    """Does a recorded mutation pass of ``assignment`` meet its minimum kill rate, on today's files?"""
+    path = fixtures_dir(root, assignment) / MUTATION
+    fix = f"run `labs mutate {assignment} --budget 60` and commit {path.relative_to(root)}"
+    if not path.exists():
+        return Freshness(assignment, False, [f"no mutation record: {fix}"])
+    entry = json.loads(path.read_text())
+    reasons = []
+    if not entry.get("passed"):
+        rate = entry.get("kill_rate")
+        reasons.append(f"its recorded kill rate {rate} is below {entry.get('min_kill')}")
+    now, then = mutation_inputs(root, assignment), entry.get("inputs", {})
+    changed = sorted(p for p in set(now) | set(then) if now.get(p) != then.get(p))
+    if changed:
+        reasons.append(f"changed since the mutation pass: {', '.join(changed)}; {fix}")
+    return Freshness(assignment, not reasons, reasons)

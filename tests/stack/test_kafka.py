@@ -99,7 +99,7 @@ def test_labs_kafka_helpers_create_read_delete(unique):
     assert len(records) == 10 and {r.partition for r in records} <= {0, 1}
     assert [(r.partition, r.offset) for r in records] == sorted((r.partition, r.offset) for r in records)
     assert len(lk.read_topic(name, max_records=3)) == 3
-    for i in range(2000):
+    for _ in range(2000):
         producer.send(name, value=b"x" * 100)
     producer.flush()
     # one poll returns at most 500 records, so a read whose time is already up cannot finish
