@@ -64,6 +64,7 @@ class AssignmentSpec:
     source_hash: str
     supporting_files: list[tuple[Path, str]]  # (absolute source path, path relative to the notebook)
     hidden_lines: set[str] = field(default_factory=set)
+    solution_lines: set[str] = field(default_factory=set)  # source-only lines of the solution regions
 
 
 @dataclass

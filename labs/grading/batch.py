@@ -34,7 +34,7 @@ import nbformat
 from labs import runs
 from labs.errors import BadValueError, LabsError
 
-from . import autograde, execute
+from . import autograde, execute, view
 from . import gradebook as gbook
 from .course import Course, cpu_count
 from .files import write_atomic
@@ -62,6 +62,7 @@ class Options:
     feedback: bool = True
     progress: bool = True
     hooks: RunHooks = field(default_factory=RunHooks)
+    private_view: str = "auto"  # labs.grading.view: auto (when it works), on (required), off
 
 
 @dataclass
@@ -100,18 +101,20 @@ def prepare(course: Course, assignment: str, workdir: Path) -> autograde.Assignm
     released = {p.stem: nbformat.read(p, as_version=4) for p in sorted((release_root / assignment).glob("*.ipynb"))}
     digest = hashlib.sha256()
     src_dir = course.source_dir / assignment
-    supporting, hidden = [], set()
+    supporting, hidden, solution = [], set(), set()
     for path in sorted(p for p in src_dir.rglob("*") if p.is_file()):
         rel = str(path.relative_to(src_dir))
         if ".ipynb_checkpoints" in path.parts or "__pycache__" in path.parts:
             continue
         digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
         if path.suffix == ".ipynb":
-            hidden |= secret_text(course, nbformat.read(path, as_version=4)).hidden
+            secrets = secret_text(course, nbformat.read(path, as_version=4))
+            hidden |= secrets.hidden
+            solution |= secrets.solution
         else:
             supporting.append((path, rel))
     return autograde.AssignmentSpec(name=assignment, released=released, source_hash=digest.hexdigest(),
-                                    supporting_files=supporting, hidden_lines=hidden)
+                                    supporting_files=supporting, hidden_lines=hidden, solution_lines=solution)
 
 
 def submission_key(course: Course, spec: autograde.AssignmentSpec, student: str) -> str:
@@ -143,7 +146,7 @@ def _extra_files(course: Course, spec: autograde.AssignmentSpec, student: str) -
 
 def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: str, key: str,
                      account: execute.Account, limits: execute.Limits, lock: threading.Lock,
-                     feedback: bool = True, hooks: RunHooks | None = None) -> dict:
+                     feedback: bool = True, hooks: RunHooks | None = None, private_view: bool = False) -> dict:
     """Grade one submission end to end; returns {status, duration, notebooks}."""
     from . import feedback as fb
 
@@ -185,6 +188,7 @@ def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: st
             try:
                 run = execute.run_notebook(nb, account=account, limits=limits, supporting_files=extra,
                                            log_path=log_path, run_id=run_id, extra_env=run_env,
+                                           private_view=private_view,
                                            kernel_name=nb.metadata.get("kernelspec", {}).get("name"))
             finally:
                 outcome.notes.extend(hooks.finish(run_id))
@@ -269,6 +273,7 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
                 "(limits and a separate working directory still apply)")
         for account in accounts:
             execute.ensure_python_access(account, log=log)
+        private_view = view.decide(options.private_view, accounts[0].uid, accounts[0].gid, log)
         _cleanup_stale(accounts)
         jobs = []
         for assignment in assignments:
@@ -291,7 +296,7 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
             account = slots.get()
             try:
                 return grade_submission(course, spec, student, key, account, options.limits, lock,
-                                        feedback=options.feedback, hooks=options.hooks)
+                                        feedback=options.feedback, hooks=options.hooks, private_view=private_view)
             finally:
                 slots.put(account)
 

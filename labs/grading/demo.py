@@ -249,6 +249,30 @@ def reads_source(ctx: Context) -> bytes:
     return _nb_bytes(nb)
 
 
+SEARCH_DISK = r"""import os, time
+_deadline, _found, _seen = time.monotonic() + 3, [], 0
+for _top in sorted(set(os.listdir("/")) - {"proc", "sys", "dev", "usr"}):
+    for _dir, _subdirs, _files in os.walk("/" + _top):
+        _seen += len(_files)
+        _found += [os.path.join(_dir, f) for f in _files  # source/<assignment>/<assignment>.ipynb
+                   if f == os.path.basename(_dir) + ".ipynb" and os.path.basename(os.path.dirname(_dir)) == "source"]
+        if time.monotonic() > _deadline:
+            break
+for _path in _found:
+    print("course notebook found:", _path)
+for _path in [p for p in _found if "s0_warmup" in p][:1]:  # and what it holds, as plain text
+    print("\n".join("".join(c["source"]) for c in __import__("json").load(open(_path))["cells"]))
+print(f"course notebooks found: {len(_found)} (of {_seen} files seen)")"""
+
+
+def searches_disk(ctx: Context) -> bytes:
+    """Correct answers; also walks the whole filesystem for course notebooks (any clone of the
+    course on the machine) and prints the paths and text it finds."""
+    nb = ctx.filled()
+    nb.cells.insert(ctx.index_of(nb, ctx.solution_ids()[0]) + 1, _code(SEARCH_DISK))
+    return _nb_bytes(nb)
+
+
 def writes_gradebook(ctx: Context) -> bytes:
     """The released stubs, plus attempts to give itself full marks in the gradebook."""
     nb = copy.deepcopy(ctx.released)
@@ -293,6 +317,7 @@ VARIANTS: dict[str, Callable[[Context], bytes]] = {
     "duplicated-test": duplicated_test,
     "retyped-test": retyped_test,
     "reads-source": reads_source,
+    "searches-disk": searches_disk,
     "writes-gradebook": writes_gradebook,
     "monkeypatch-asserts": monkeypatch_asserts,
 }

@@ -38,7 +38,8 @@ import nbformat
 from labs import runs
 from labs.errors import LabsError
 
-from .limits import Limits
+from . import view
+from .limits import Limits, uid_tasks
 
 ACCOUNT_PREFIX = "labs-grader-"
 MAX_RESULT_BYTES = 256 * 1024 * 1024
@@ -188,14 +189,25 @@ def _account_processes(uid: int) -> list[int]:
     return found
 
 
-def _kill_tree(pid: int, known: dict) -> None:
-    """Kill a process, its session and every descendant seen during the run."""
-    import psutil
+def _kill_tree(proc: subprocess.Popen, known: dict, leader_exits: bool = False) -> None:
+    """Kill a process, its session and every descendant seen during the run. ``leader_exits``:
+    the process ends by itself once its descendants are gone (bubblewrap does), so they are
+    killed first and it is given a moment to reap them, leaving no zombie behind it."""
 
+    if leader_exits:
+        _kill_known(known)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=3)
     try:
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    _kill_known(known)
+
+
+def _kill_known(known: dict) -> None:
+    import psutil
+
     for child_pid, created in list(known.items()):
         try:
             proc = psutil.Process(child_pid)
@@ -220,16 +232,17 @@ def _remember_descendants(pid: int, known: dict) -> None:
 
 def run_notebook(nb, *, account: Account, limits: Limits, supporting_files: list[tuple[Path, str]] = (),
                  log_path: Path | None = None, kernel_name: str | None = None, run_id: str | None = None,
-                 extra_env: dict | None = None) -> RunResult:
+                 extra_env: dict | None = None, private_view: bool = False) -> RunResult:
     """Execute ``nb`` in a sandbox; return the executed cells that came back. ``run_id`` (default:
-    a fresh one) becomes the run's LABS_RUN_ID; ``extra_env`` is added to its environment."""
+    a fresh one) becomes the run's LABS_RUN_ID; ``extra_env`` is added to its environment;
+    ``private_view`` runs it inside :mod:`labs.grading.view` (decided once per batch)."""
     with account_lock(account):
         return _run(nb, account=account, limits=limits, supporting_files=supporting_files, log_path=log_path,
-                    kernel_name=kernel_name, run_id=run_id, extra_env=extra_env)
+                    kernel_name=kernel_name, run_id=run_id, extra_env=extra_env, private_view=private_view)
 
 
 def _run(nb, *, account: Account, limits: Limits, supporting_files, log_path: Path | None, kernel_name: str | None,
-         run_id: str | None, extra_env: dict | None) -> RunResult:
+         run_id: str | None, extra_env: dict | None, private_view: bool) -> RunResult:
     result = RunResult(run_id=run_id or runs.new_id())
     base = Path(tempfile.mkdtemp(prefix="labs-grade-"))
     os.chmod(base, 0o711)
@@ -250,7 +263,10 @@ def _run(nb, *, account: Account, limits: Limits, supporting_files, log_path: Pa
         "cell_timeout": limits.cell_timeout,
         "start_timeout": limits.start_timeout,
         "max_output_bytes": limits.max_output_bytes,
-        "limits": limits.for_runner(account.dedicated),
+        # a shared account's threads outside the run count against RLIMIT_NPROC too; counted
+        # here, where they are visible (inside the view's process namespace they are not)
+        "limits": limits.for_runner(account.dedicated,
+                                    0 if account.dedicated else uid_tasks(os.getuid())),
         "kernel_name": kernel_name,
     }
     started = time.monotonic()
@@ -260,8 +276,9 @@ def _run(nb, *, account: Account, limits: Limits, supporting_files, log_path: Pa
         kwargs = {}
         if account.dedicated:
             kwargs = {"user": account.uid, "group": account.gid, "extra_groups": []}
+        prefix = view.command(workdir) if private_view else []
         proc = subprocess.Popen(
-            [sys.executable, "-m", "labs.grading.runner", str(write_fd)],
+            [*prefix, sys.executable, "-m", "labs.grading.runner", str(write_fd)],
             stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir,
             env=_environment(workdir, account, result.run_id, extra_env or {}), pass_fds=(write_fd,),
             start_new_session=True, umask=0o077, **kwargs)
@@ -285,7 +302,7 @@ def _run(nb, *, account: Account, limits: Limits, supporting_files, log_path: Pa
         os.close(read_fd)
         if proc is not None:
             _remember_descendants(proc.pid, known)
-            _kill_tree(proc.pid, known)
+            _kill_tree(proc, known, leader_exits=private_view)
             kill_account(account)
             if result.returncode is None:
                 try:

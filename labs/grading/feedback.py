@@ -6,8 +6,9 @@ message) and then shows the graded notebook, redacted so that hidden tests never
 - each test cell shows the version the student received (visible tests only), and its
   output is replaced by the one-line result (no traceback: tracebacks quote the failing
   line, which can be a hidden check);
-- any output line equal to a line of a hidden test (a student can print the input history
-  after the tests ran) is replaced;
+- any output line holding a line of a hidden test or of the reference solution, whatever
+  printed it (a student can print the input history after the tests ran, or a file found on
+  the machine), is replaced; each output of a student's cell is cut to ``OUTPUT_CHARS``;
 - as a last guard the finished page is searched for every hidden-test line; if one is
   found, only the table is published.
 """
@@ -25,25 +26,42 @@ from .course import Course
 from .files import write_atomic
 
 REDACTED = "[hidden test text removed]"
+OUTPUT_CHARS = 5000  # of one output of a student's cell, in the feedback page
+MIN_QUOTE = 12  # shorter secret lines are only redacted when a whole output line equals them
 
 
-def _scrub_text(text: str, hidden: set[str]) -> str:
-    return "\n".join(REDACTED if line.strip() in hidden else line for line in text.split("\n"))
+def _holds_secret(line: str, secrets: set[str]) -> bool:
+    stripped = line.strip()
+    return stripped in secrets or any(len(s) >= MIN_QUOTE and s in line for s in secrets)
 
 
-def _scrub_outputs(cell, hidden: set[str]) -> None:
+def _scrub_text(text: str, secrets: set[str]) -> str:
+    return "\n".join(REDACTED if _holds_secret(line, secrets) else line for line in text.split("\n"))
+
+
+def _cut(text: str) -> str:
+    if len(text) <= OUTPUT_CHARS:
+        return text
+    return text[:OUTPUT_CHARS] + f"\n[{len(text) - OUTPUT_CHARS} more characters not shown in feedback]\n"
+
+
+def _scrub_outputs(cell, secrets: set[str]) -> None:
     kept = []
     for out in cell.get("outputs", []):
         kind = out.get("output_type")
         if kind == "stream":
-            out["text"] = _scrub_text("".join(out.get("text", "")), hidden)
+            out["text"] = _cut(_scrub_text("".join(out.get("text", "")), secrets))
         elif kind == "error":
-            out["traceback"] = [_scrub_text(line, hidden) for line in out.get("traceback", [])]
-            out["evalue"] = _scrub_text(out.get("evalue", ""), hidden)
+            out["traceback"] = [_cut(_scrub_text(line, secrets)) for line in out.get("traceback", [])[:50]]
+            out["evalue"] = _cut(_scrub_text(out.get("evalue", ""), secrets))
         else:
-            data = out.get("data", {})
-            if any(h in (v if isinstance(v, str) else str(v)) for v in data.values() for h in hidden if h):
+            texts = [v if isinstance(v, str) else str(v) for v in out.get("data", {}).values()]
+            if any(_holds_secret(line, secrets) for text in texts for line in text.split("\n")):
                 out = new_output("stream", name="stdout", text=REDACTED + "\n")
+            elif any(len(text) > OUTPUT_CHARS for key, text in zip(out.get("data", {}), texts, strict=True)
+                     if not key.startswith("image/")):
+                out = new_output("stream", name="stdout", text=f"[an output of {max(map(len, texts))} characters "
+                                                                f"not shown in feedback]\n")
         kept.append(out)
     cell["outputs"] = kept
 
@@ -61,8 +79,9 @@ def _result_line(test: dict | None) -> str:
     return "failed"
 
 
-def redacted_notebook(released, executed, tests: dict, hidden: set[str]):
-    """The graded notebook without hidden tests, tracebacks of tests, or echoes of them."""
+def redacted_notebook(released, executed, tests: dict, hidden: set[str], solution: set[str] = frozenset()):
+    """The graded notebook without hidden tests, tracebacks of tests, or echoes of them or of
+    the reference solution in outputs (the student's own code is shown as written)."""
     from nbgrader import utils
 
     visible = {c.metadata.nbgrader["grade_id"]: c.source for c in released.cells
@@ -75,7 +94,7 @@ def redacted_notebook(released, executed, tests: dict, hidden: set[str]):
             cell.source = visible.get(gid, "# (test cell)")
             cell["outputs"] = [new_output("stream", name="stdout", text=f"{gid}: {_result_line(tests.get(gid))}\n")]
         elif cell.cell_type == "code":
-            _scrub_outputs(cell, hidden)
+            _scrub_outputs(cell, hidden | solution)
         elif gid in visible and utils.is_locked(cell):
             cell.source = visible[gid]
     return nb
@@ -102,11 +121,12 @@ def _leaks(page: str, hidden: set[str]) -> bool:
     return any(h in page or html.escape(h) in page for h in hidden if len(h) >= 16)
 
 
-def render(released, outcome, student: str, assignment: str, hidden: set[str]) -> str:
+def render(released, outcome, student: str, assignment: str, hidden: set[str],
+           solution: set[str] = frozenset()) -> str:
     from nbconvert import HTMLExporter
 
     summary = summary_html(student, assignment, outcome.notebook, outcome)
-    nb = redacted_notebook(released, outcome.executed, outcome.tests, hidden)
+    nb = redacted_notebook(released, outcome.executed, outcome.tests, hidden, solution)
     nb.cells.insert(0, new_markdown_cell(""))
     nb.cells[0].source = summary  # markdown cells may hold HTML
     try:
@@ -122,7 +142,7 @@ def write_feedback(course: Course, spec, student: str, outcomes) -> list[Path]:
     written = []
     for outcome in outcomes:
         released = spec.released[outcome.notebook]
-        page = render(released, outcome, student, spec.name, spec.hidden_lines)
+        page = render(released, outcome, student, spec.name, spec.hidden_lines, spec.solution_lines)
         path = course.feedback_dir / student / spec.name / f"{outcome.notebook}.html"
         write_atomic(path, page)
         written.append(path)

@@ -44,22 +44,6 @@ def make_undumpable() -> None:
         pass
 
 
-def _uid_tasks(uid: int) -> int:
-    """Threads currently owned by uid (what RLIMIT_NPROC counts)."""
-    count = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as fh:
-                fields = dict(line.split(":", 1) for line in fh if ":" in line)
-            if int(fields["Uid"].split()[0]) == uid:
-                count += int(fields["Threads"].strip())
-        except (OSError, KeyError, ValueError):
-            continue
-    return count
-
-
 def apply_limits(limits: dict) -> None:
     """Lower this process's limits; every process it starts (the kernel) inherits them."""
     def cap(which, value):
@@ -79,8 +63,7 @@ def apply_limits(limits: dict) -> None:
     if processes:
         # RLIMIT_NPROC counts every thread of the account; when the account is shared with
         # other programs (grading without root), allow what already runs plus the budget.
-        if not limits.get("dedicated_account"):
-            processes += _uid_tasks(os.getuid())
+        processes += limits.get("existing_tasks", 0)
         cap(resource.RLIMIT_NPROC, processes)
 
 

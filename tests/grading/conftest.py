@@ -69,11 +69,27 @@ def scores(course: Course) -> dict[str, float]:
 
 
 @pytest.fixture(scope="session")
-def graded_class(tmp_path_factory):
-    """The whole demo class (every variant) graded once, in parallel."""
+def second_clone():
+    """A world-readable copy of the course's source notebooks outside the graded course and
+    outside /tmp, like an instructor's working copy next to the grading copy."""
+    import stat
+    import uuid
+
+    folder = Path("/srv") / f"labs-second-clone-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(REPO / "source", folder / "source")
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory, second_clone):
+    """The whole demo class (every variant) graded once, in parallel, with a second clone of
+    the course on the machine."""
     course = make_course(tmp_path_factory.mktemp("class") / "course")
     written = demo.write_class(course, ASSIGNMENT)
     before = {s: p.read_bytes() for s, p in written.items()}
-    summary = grade(course, workers=2, feedback=True)
+    summary = grade(course, workers=2, feedback=True, private_view="on")
     export(course)
-    return {"course": course, "summary": summary, "submitted": written, "before": before}
+    return {"course": course, "summary": summary, "submitted": written, "before": before, "clone": second_clone}

@@ -11,11 +11,12 @@ import pandas as pd
 import psutil
 import pytest
 
+from labs.grading import demo
 from labs.grading import gradebook as gbook
 from labs.grading.execute import ACCOUNT_PREFIX
 from labs.grading.release import secret_text
 
-from .conftest import ASSIGNMENT, scores
+from .conftest import ASSIGNMENT, grade, make_course, scores
 
 # variant -> (total out of 15, status of the notebook, per-question scores q1, q2, q3)
 EXPECTED = {
@@ -37,6 +38,7 @@ EXPECTED = {
     "duplicated-test": (15, "ok", (5, 5, 5)),
     "retyped-test": (15, "tampered", (5, 5, 5)),
     "reads-source": (15, "ok", (5, 5, 5)),
+    "searches-disk": (15, "ok", (5, 5, 5)),
     "writes-gradebook": (0, "ok", (0, 0, 0)),
     "monkeypatch-asserts": (0, "ok", (0, 0, 0)),
 }
@@ -100,12 +102,44 @@ def test_submitted_files_are_never_modified(graded):
         assert path.read_bytes() == graded["before"][student], student
 
 
+def _stdout(course, student):
+    nb = nbformat.read(course.autograded_notebook(student, ASSIGNMENT, ASSIGNMENT), as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_a_submission_searching_the_whole_disk_finds_no_clone_of_the_course(graded):
+    """The private view: a world-readable second clone of the course elsewhere on the machine is
+    out of sight, and so is everything else outside the system, the Python environment, the labs
+    package and the run's own folder."""
+    course, clone = graded["course"], graded["clone"]
+    out = _stdout(course, "searches-disk")
+    assert re.search(r"course notebooks found: 0 \(of \d+ files seen\)", out), out[-2000:]
+    assert str(clone) not in out and str(course.root) not in out
+    page = (course.feedback_dir / "searches-disk" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert str(clone) not in page and "course notebook found: /" not in page
+
+
+def test_without_the_private_view_the_same_search_finds_the_clone(tmp_path, second_clone):
+    """The control of the test above: the search does find the clone when nothing hides it, and
+    then the feedback still shows no line of the solutions or hidden tests it printed."""
+    course = make_course(tmp_path / "course")
+    demo.write_class(course, ASSIGNMENT, variants=["searches-disk"])
+    grade(course, workers=1, feedback=True, private_view="off")
+    out = _stdout(course, "searches-disk")
+    assert f"course notebook found: {second_clone}/source/" in out, out[-2000:]
+    hidden = _hidden_lines(course)
+    assert any(h in out for h in hidden), "the control printed no hidden test line: it tests nothing"
+    raw = (course.feedback_dir / "searches-disk" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    page = html.unescape(re.sub(r"<[^>]+>", "", raw))
+    assert "hidden test text removed" in page
+    assert [h for h in hidden if h in page] == []
+
+
 def test_sandbox_blocked_reading_and_writing_grader_files(graded):
     course = graded["course"]
 
     def stdout(student):
-        nb = nbformat.read(course.autograded_notebook(student, ASSIGNMENT, ASSIGNMENT), as_version=4)
-        return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+        return _stdout(course, student)
 
     reads = stdout("reads-source")
     writes = stdout("writes-gradebook")
