@@ -59,6 +59,17 @@ def _mariadb() -> Check:
                  INSTALL_HINT if missing else "")
 
 
+def _private_view() -> Check:
+    """Grading runs student code in a private filesystem view (labs.grading.view) where Linux allows it."""
+    from labs.grading import view
+
+    if not sys.platform.startswith("linux"):
+        return Check("private view", True, f"not available on {sys.platform}: labs grade runs without it")
+    why = view.problem()
+    return Check("private view", why is None, "bubblewrap works" if why is None else why,
+                 "" if why is None else view.INSTALL_HINT)
+
+
 def _jars() -> Check:
     wanted = ["kafka", "plugins/debezium-connector-mariadb", "apicurio", "spark-kafka"]
     missing = [w for w in wanted if not (config.jvm_dir() / w).exists()]
@@ -108,8 +119,8 @@ def _services() -> list[Check]:
     return out
 
 
-CHECKS: list[Callable[[], Check | list[Check]]] = [_python, _java, _maven, _mariadb, _jars, _memory, _disk, _ports,
-                                                   _services]
+CHECKS: list[Callable[[], Check | list[Check]]] = [_python, _java, _maven, _mariadb, _private_view, _jars, _memory,
+                                                   _disk, _ports, _services]
 
 
 def run_checks() -> list[Check]:

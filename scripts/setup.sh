@@ -3,6 +3,7 @@
 #   1. a Python virtual environment in .venv with the `labs` package and its pinned dependencies
 #   2. the JVM side of the stack from Maven Central (jvm/pom.xml -> var/jvm/)
 #   3. MariaDB's server binaries (apt, when missing and we are root)
+#   4. bubblewrap, the private filesystem view of graded notebooks (apt, when missing and we are root)
 # Every step is skipped when its inputs did not change since it last succeeded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ ROOT=$PWD
 STAMPS=var/setup
 mkdir -p "$STAMPS"
 PY=${PYTHON:-python3}
-step() { printf '\n[%s/4] %s\n' "$1" "$2"; }
+step() { printf '\n[%s/5] %s\n' "$1" "$2"; }
 die() { printf '\nsetup: %s\n' "$*" >&2; exit 1; }
 fingerprint() { cat "$@" | sha256sum | cut -c1-16; }
 fresh() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
@@ -59,6 +60,19 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get install -y -q --no-install-recommends mariadb-server mariadb-client
 else
   die "MariaDB is missing. Run: sudo apt-get install -y mariadb-server mariadb-client   (macOS: brew install mariadb), then make setup again"
+fi
+
+step 5 "bubblewrap (the private filesystem view of graded notebooks)"
+if command -v bwrap >/dev/null; then
+  echo "  $(command -v bwrap) found"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "  installing bubblewrap with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends bubblewrap
+else
+  echo "  bubblewrap is missing: labs grade will run student code without a private view of the files"
+  echo "  (install it: sudo apt-get install -y bubblewrap; macOS has no equivalent, grading there is for trying out)"
 fi
 
 printf '\nsetup done. Next: make stack-up (or make lab / make test / make grade)\n'
