@@ -34,7 +34,7 @@ import nbformat
 from labs import runs
 from labs.errors import BadValueError, LabsError
 
-from . import autograde, execute, view
+from . import autograde, execute, pool, view
 from . import gradebook as gbook
 from .course import Course, cpu_count
 from .files import write_atomic
@@ -63,6 +63,7 @@ class Options:
     progress: bool = True
     hooks: RunHooks = field(default_factory=RunHooks)
     private_view: str = "auto"  # labs.grading.view: auto (when it works), on (required), off
+    warm: bool = True  # labs.grading.pool: start each slot's next runner while its current notebook runs
 
 
 @dataclass
@@ -73,6 +74,7 @@ class Summary:
     durations: list[float] = field(default_factory=list)
     wall: float = 0.0
     messages: list[str] = field(default_factory=list)
+    warm_starts: int = 0  # notebooks whose runner was started ahead of them
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -145,12 +147,10 @@ def _extra_files(course: Course, spec: autograde.AssignmentSpec, student: str) -
 
 
 def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: str, key: str,
-                     account: execute.Account, limits: execute.Limits, lock: threading.Lock,
-                     feedback: bool = True, hooks: RunHooks | None = None, private_view: bool = False) -> dict:
-    """Grade one submission end to end; returns {status, duration, notebooks}."""
+                     slot: pool.Slot, lock: threading.Lock, feedback: bool = True) -> dict:
+    """Grade one submission end to end, its notebooks run by ``slot``; returns {status, duration, notebooks}."""
     from . import feedback as fb
 
-    hooks = hooks or RunHooks()
     started = time.monotonic()
     folder = course.submission_dir(student, spec.name)
     timestamp = _timestamp(course, folder)
@@ -183,15 +183,11 @@ def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: st
             outcome.notes.extend(notes)
             log_path = course.log_file(student, spec.name, name)
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            run_id = runs.new_id()
-            run_env = hooks.provision(run_id)
+            runner = slot.take(nb.metadata.get("kernelspec", {}).get("name"))
             try:
-                run = execute.run_notebook(nb, account=account, limits=limits, supporting_files=extra,
-                                           log_path=log_path, run_id=run_id, extra_env=run_env,
-                                           private_view=private_view,
-                                           kernel_name=nb.metadata.get("kernelspec", {}).get("name"))
+                run = execute.finish(runner, nb, supporting_files=extra, log_path=log_path)
             finally:
-                outcome.notes.extend(hooks.finish(run_id))
+                outcome.notes.extend(slot.finish_run(runner.run_id))
             why = "the notebook hit its deadline" if run.deadline_hit else "the kernel stopped before it"
             executed = autograde.merge_results(nb, run, why)
             status, run_notes = autograde.status_of(run, executed)
@@ -264,7 +260,8 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
     started = time.monotonic()
     with _batch_lock(course), tempfile.TemporaryDirectory(prefix="labs-grade-prep-") as tmp:
         gbook.ensure(course.db_url)
-        accounts = [execute.sandbox_account(slot) for slot in range(workers)]
+        # two accounts a slot, taking turns (labs.grading.pool)
+        accounts = [execute.sandbox_account(n) for n in range(2 * workers)]
         if os.geteuid() == 0:
             execute.protect([course.source_dir, course.submitted_dir, course.autograded_dir, course.feedback_dir]
                             + ([course.db_path] if course.db_path else []))
@@ -275,9 +272,10 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
             execute.ensure_python_access(account, log=log)
         private_view = view.decide(options.private_view, accounts[0].uid, accounts[0].gid, log)
         _cleanup_stale(accounts)
-        jobs = []
+        jobs, specs = [], []
         for assignment in assignments:
             spec = prepare(course, assignment, Path(tmp) / assignment)
+            specs.append(spec)
             done = gbook.graded_keys(course.db_url, assignment)
             for student in course.students(assignment, options.students):
                 if not in_shard(student, options.shard):
@@ -287,24 +285,36 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
                     summary.skipped += 1
                     continue
                 jobs.append((spec, student, key))
-        slots: queue.Queue = queue.Queue()
-        for account in accounts:
-            slots.put(account)
         lock = threading.Lock()
+        left = [len(jobs)]  # submissions not started yet: a slot warms a runner only when one is left
+
+        def more() -> bool:
+            with lock:
+                return left[0] > 0
+
+        slots: queue.Queue = queue.Queue()
+        preload = pool.preload_modules(nb for spec in specs for nb in spec.released.values()) if options.warm else []
+        made = [pool.Slot((accounts[2 * n], accounts[2 * n + 1]), options.limits, provision=options.hooks.provision,
+                          finish=options.hooks.finish, private_view=private_view, warm=options.warm, more=more,
+                          preload=preload)
+                for n in range(workers)]
+        for slot in made:
+            slots.put(slot)
 
         def work(spec, student, key):
-            account = slots.get()
+            slot = slots.get()
+            with lock:
+                left[0] -= 1
             try:
-                return grade_submission(course, spec, student, key, account, options.limits, lock,
-                                        feedback=options.feedback, hooks=options.hooks, private_view=private_view)
+                return grade_submission(course, spec, student, key, slot, lock, feedback=options.feedback)
             finally:
-                slots.put(account)
+                slots.put(slot)
 
         bar = tqdm(total=len(jobs), unit="submission", desc="grading", disable=not options.progress or None,
                    file=sys.stderr, dynamic_ncols=True)
         try:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(work, *job): job for job in jobs}
+            with ThreadPoolExecutor(max_workers=workers) as executor:
+                futures = {executor.submit(work, *job): job for job in jobs}
                 for future in as_completed(futures):
                     spec, student, _ = futures[future]
                     try:
@@ -321,5 +331,8 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
                     bar.update(1)
         finally:
             bar.close()
+            for slot in made:
+                summary.messages.extend(slot.close())
+            summary.warm_starts = sum(slot.warm_hits for slot in made)
     summary.wall = time.monotonic() - started
     return summary

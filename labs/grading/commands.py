@@ -71,7 +71,7 @@ def cmd_grade(args) -> int:
     limits = Limits(**{name: value for name, value in given.items() if value is not None})
     options = Options(students=args.students, workers=args.workers or cpu_count(), force=args.force, shard=shard,
                       limits=limits, feedback=not args.no_feedback, progress=not args.no_progress,
-                      private_view=args.private_view)
+                      private_view=args.private_view, warm=not args.no_warm)
     summary = grade(course, assignments, options)
     csv_path, report_path = export(course)
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(summary.statuses.items())) or "none"
@@ -164,6 +164,9 @@ def register(subparsers) -> None:
                    help=f"address-space limit of the kernel in MB (default: {Limits.memory_mb})")
     p.add_argument("--no-feedback", action="store_true", help="do not write feedback/ pages")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-warm", action="store_true",
+                   help="start each notebook's runner and kernel only when its turn comes (default: the next "
+                        "one starts while the current notebook runs)")
     p.add_argument("--private-view", choices=("auto", "on", "off"), default="auto",
                    help="run student code in a private filesystem view (bubblewrap): auto (default: when the "
                         "machine allows it, else say why and grade without), on (required), off")

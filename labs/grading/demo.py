@@ -125,10 +125,18 @@ def stderr_but_correct(ctx: Context) -> bytes:
     return _nb_bytes(nb)
 
 
+# The demo's endless notebooks ask for a short per-cell limit of their own (a notebook may
+# shorten its limit, never lengthen it: labs.grading.runner.cell_timeouts), so a demo class is
+# graded in minutes while real submissions keep the course's limits.
+DEMO_CELL_TIMEOUT = 10
+
+
 def infinite_loop(ctx: Context) -> bytes:
     """The second answer never returns (the per-cell limit interrupts it)."""
     nb = ctx.filled()
-    _insert_in_body(nb, ctx.index_of(nb, ctx.solution_ids()[1]), "    while True:\n        pass")
+    i = ctx.index_of(nb, ctx.solution_ids()[1])
+    _insert_in_body(nb, i, "    while True:\n        pass")
+    nb.metadata.setdefault("labs", {})["cell_timeout"] = DEMO_CELL_TIMEOUT
     return _nb_bytes(nb)
 
 
@@ -137,6 +145,7 @@ def ignores_interrupts(ctx: Context) -> bytes:
     nb = ctx.filled()
     i = ctx.index_of(nb, ctx.solution_ids()[-1])
     _append(nb, i, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass")
+    nb.metadata.setdefault("labs", {})["cell_timeout"] = DEMO_CELL_TIMEOUT
     return _nb_bytes(nb)
 
 

@@ -236,87 +236,158 @@ def run_notebook(nb, *, account: Account, limits: Limits, supporting_files: list
     """Execute ``nb`` in a sandbox; return the executed cells that came back. ``run_id`` (default:
     a fresh one) becomes the run's LABS_RUN_ID; ``extra_env`` is added to its environment;
     ``private_view`` runs it inside :mod:`labs.grading.view` (decided once per batch)."""
-    with account_lock(account):
-        return _run(nb, account=account, limits=limits, supporting_files=supporting_files, log_path=log_path,
-                    kernel_name=kernel_name, run_id=run_id, extra_env=extra_env, private_view=private_view)
+    warm = prestart(account=account, limits=limits, kernel_name=kernel_name, run_id=run_id,
+                    extra_env=extra_env, private_view=private_view)
+    return finish(warm, nb, supporting_files=supporting_files, log_path=log_path)
 
 
-def _run(nb, *, account: Account, limits: Limits, supporting_files, log_path: Path | None, kernel_name: str | None,
-         run_id: str | None, extra_env: dict | None, private_view: bool) -> RunResult:
-    result = RunResult(run_id=run_id or runs.new_id())
-    base = Path(tempfile.mkdtemp(prefix="labs-grade-"))
-    os.chmod(base, 0o711)
-    workdir = base / "work"
-    workdir.mkdir(mode=0o700)
-    for sub in (".tmp", ".jupyter/runtime", ".ipython", ".matplotlib"):
-        (workdir / sub).mkdir(parents=True, exist_ok=True)
-    for src, rel in supporting_files:
-        dest = workdir / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
-    _chown_tree(workdir, account)
+@dataclass
+class Warm:
+    """A sandboxed runner started ahead of its notebook: its account held, its fresh folder made,
+    its limits applied and (with ``prestart``) its kernel starting. It serves exactly one
+    notebook (``finish``) or none (``discard``); nothing of it outlives that."""
 
-    log_file = open(log_path or os.devnull, "wb")  # noqa: SIM115 (closed in finally)
-    read_fd, write_fd = os.pipe()
-    job = {
-        "notebook": nb,
-        "cell_timeout": limits.cell_timeout,
-        "start_timeout": limits.start_timeout,
-        "max_output_bytes": limits.max_output_bytes,
-        # a shared account's threads outside the run count against RLIMIT_NPROC too; counted
-        # here, where they are visible (inside the view's process namespace they are not)
-        "limits": limits.for_runner(account.dedicated,
-                                    0 if account.dedicated else uid_tasks(os.getuid())),
-        "kernel_name": kernel_name,
-    }
-    started = time.monotonic()
-    known: dict[int, float] = {}
-    proc = None
+    account: Account
+    limits: Limits
+    run_id: str
+    base: Path
+    workdir: Path
+    proc: subprocess.Popen
+    read_fd: int
+    log_file: object
+    hold: contextlib.ExitStack
+    private_view: bool
+    kernel_name: str | None
+    started: float = field(default_factory=time.monotonic)
+    known: dict = field(default_factory=dict)
+    done: bool = False
+
+
+def prestart(*, account: Account, limits: Limits, kernel_name: str | None = None, run_id: str | None = None,
+             extra_env: dict | None = None, private_view: bool = False, preload: list[str] = ()) -> Warm:
+    """Start the runner of a notebook not known yet: it applies its limits, imports what it
+    needs and starts a kernel named ``kernel_name`` (importing the ``preload`` modules in it),
+    then waits for its notebook."""
+    hold = contextlib.ExitStack()
+    hold.enter_context(account_lock(account))
     try:
-        kwargs = {}
-        if account.dedicated:
-            kwargs = {"user": account.uid, "group": account.gid, "extra_groups": []}
+        run_id = run_id or runs.new_id()
+        base = Path(tempfile.mkdtemp(prefix="labs-grade-"))
+        os.chmod(base, 0o711)
+        workdir = base / "work"
+        workdir.mkdir(mode=0o700)
+        for sub in (".tmp", ".jupyter/runtime", ".ipython", ".matplotlib"):
+            (workdir / sub).mkdir(parents=True, exist_ok=True)
+        _chown_tree(workdir, account)
+        log_file = open(base / "runner.log", "wb")  # noqa: SIM115 (closed by finish or discard)
+        read_fd, write_fd = os.pipe()
+        header = {
+            "start_timeout": limits.start_timeout,
+            # a shared account's threads outside the run count against RLIMIT_NPROC too; counted
+            # here, where they are visible (inside the view's process namespace they are not)
+            "limits": limits.for_runner(account.dedicated, 0 if account.dedicated else uid_tasks(os.getuid())),
+            "kernel_name": kernel_name,
+            "preload": list(preload),
+        }
+        kwargs = {"user": account.uid, "group": account.gid, "extra_groups": []} if account.dedicated else {}
         prefix = view.command(workdir) if private_view else []
-        proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "labs.grading.runner", str(write_fd)],
-            stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir,
-            env=_environment(workdir, account, result.run_id, extra_env or {}), pass_fds=(write_fd,),
-            start_new_session=True, umask=0o077, **kwargs)
-        os.close(write_fd)
-        write_fd = -1
         try:
-            proc.stdin.write(json.dumps(job).encode())
-            proc.stdin.close()
+            proc = subprocess.Popen(
+                [*prefix, sys.executable, "-m", "labs.grading.runner", str(write_fd)],
+                stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir,
+                env=_environment(workdir, account, run_id, extra_env or {}), pass_fds=(write_fd,),
+                start_new_session=True, umask=0o077, **kwargs)
+        finally:
+            os.close(write_fd)
+        warm = Warm(account=account, limits=limits, run_id=run_id, base=base, workdir=workdir, proc=proc,
+                    read_fd=read_fd, log_file=log_file, hold=hold, private_view=private_view,
+                    kernel_name=kernel_name)
+        try:
+            proc.stdin.write((json.dumps(header) + "\n").encode())
+            proc.stdin.flush()
         except BrokenPipeError:
             pass
-        deadline = started + limits.notebook_timeout
-        _read_results(read_fd, proc, deadline, result, known)
+        return warm
+    except BaseException:
+        hold.close()
+        raise
+
+
+def finish(warm: Warm, nb, *, supporting_files: list[tuple[Path, str]] = (), log_path: Path | None = None) -> RunResult:
+    """Give the warm runner its notebook and collect the executed cells, then kill every process
+    of the run and remove its folder. The notebook's time limit starts now."""
+    result = RunResult(run_id=warm.run_id)
+    started = time.monotonic()
+    try:
+        for src, rel in supporting_files:
+            dest = warm.workdir / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+            if warm.account.dedicated:
+                for path in [dest, *dest.relative_to(warm.workdir).parents]:
+                    with contextlib.suppress(OSError):
+                        os.chown(warm.workdir / path, warm.account.uid, warm.account.gid)
+        job = {
+            "notebook": nb,
+            "cell_timeout": warm.limits.cell_timeout,
+            "max_output_bytes": warm.limits.max_output_bytes,
+            "kernel_name": warm.kernel_name if nb is None else nb.metadata.get("kernelspec", {}).get("name"),
+        }
+        try:
+            warm.proc.stdin.write(json.dumps(job).encode())
+            warm.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        deadline = started + warm.limits.notebook_timeout
+        _read_results(warm.read_fd, warm.proc, deadline, result, warm.known)
         if not result.deadline_hit:
             try:
-                result.returncode = proc.wait(timeout=max(5.0, deadline - time.monotonic()))
+                result.returncode = warm.proc.wait(timeout=max(5.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 result.deadline_hit = True
     finally:
-        if write_fd >= 0:
-            os.close(write_fd)
-        os.close(read_fd)
-        if proc is not None:
-            _remember_descendants(proc.pid, known)
-            _kill_tree(proc, known, leader_exits=private_view)
-            kill_account(account)
-            if result.returncode is None:
-                try:
-                    result.returncode = proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
-        log_file.close()
+        _end(warm, result)
         result.duration = time.monotonic() - started
-        shutil.rmtree(base, ignore_errors=True)
-    if log_path and log_path.exists():
-        with open(log_path, "rb") as fh:
-            fh.seek(max(0, log_path.stat().st_size - 4000))
+    log = warm.base / "runner.log"
+    with contextlib.suppress(OSError):
+        if log_path:
+            shutil.copyfile(log, log_path)
+        with open(log, "rb") as fh:
+            fh.seek(max(0, log.stat().st_size - 4000))
             result.log_tail = fh.read().decode("utf-8", "replace")
+    shutil.rmtree(warm.base, ignore_errors=True)
     return result
+
+
+def discard(warm: Warm) -> None:
+    """End a warm runner that got no notebook (the batch ran out of work)."""
+    if not warm.done:
+        with contextlib.suppress(OSError, ValueError):
+            warm.proc.stdin.close()  # no notebook: the runner stops its kernel, reaps it and exits
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            warm.proc.wait(timeout=10)
+        _end(warm, RunResult(run_id=warm.run_id))
+    shutil.rmtree(warm.base, ignore_errors=True)
+
+
+def _end(warm: Warm, result: RunResult) -> None:
+    """Kill every process of the run, close its pipe and log, release its account."""
+    if warm.done:
+        return
+    warm.done = True
+    try:
+        os.close(warm.read_fd)
+        _remember_descendants(warm.proc.pid, warm.known)
+        _kill_tree(warm.proc, warm.known, leader_exits=warm.private_view)
+        kill_account(warm.account)
+        if result.returncode is None:
+            try:
+                result.returncode = warm.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        warm.log_file.close()
+        warm.hold.close()
 
 
 def _read_results(fd: int, proc, deadline: float, result: RunResult, known: dict) -> None:

@@ -1,11 +1,12 @@
 """The executor that runs inside the sandbox: one notebook, one kernel, papermill.
 
 Started by :mod:`labs.grading.execute` as ``python -m labs.grading.runner RESULT_FD`` under
-an unprivileged account, in a fresh working directory. It reads the job (notebook and
-limits) as JSON on stdin, applies the resource limits to itself (the kernel inherits them),
-makes itself non-dumpable (so the kernel, running under the same account, can neither
-ptrace it nor open its file descriptors through /proc), and executes the notebook with a
-papermill engine that:
+an unprivileged account, in a fresh working directory, often before its notebook is known
+(a warm runner: see ``execute.prestart``). It reads a header line on stdin (limits, kernel
+name), applies the resource limits to itself (the kernel inherits them), makes itself
+non-dumpable (so the kernel, running under the same account, can neither ptrace it nor open
+its file descriptors through /proc), imports papermill and starts the kernel; then it reads
+the job (the notebook) on stdin and executes it in that kernel with a papermill engine that:
 
 - runs every cell even after an error, like ``nbgrader autograde`` (interrupting a cell
   that exceeds the per-cell limit and recording a ``CellTimeoutError``);
@@ -17,6 +18,7 @@ papermill engine that:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -65,6 +67,16 @@ def apply_limits(limits: dict) -> None:
         # other programs (grading without root), allow what already runs plus the budget.
         processes += limits.get("existing_tasks", 0)
         cap(resource.RLIMIT_NPROC, processes)
+
+
+def cell_timeouts(nb, limit: int | None):
+    """The per-cell limit of ``nb``'s cells: the grader's, or the notebook's own lower one
+    (``metadata.labs.cell_timeout``, seconds). A notebook may shorten the time its cells get,
+    never lengthen it."""
+    own = nb.get("metadata", {}).get("labs", {}).get("cell_timeout")
+    if isinstance(own, int) and not isinstance(own, bool) and own > 0:
+        limit = min(own, limit) if limit else own
+    return lambda cell: limit
 
 
 def _build_engine(send, max_output_bytes: int):
@@ -186,43 +198,112 @@ def _build_engine(send, max_output_bytes: int):
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            # `km`, when given, is a kernel manager whose kernel already started (see start_kernel)
             kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
             final = merge_kwargs(kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
-                                 kernel_name=kernel_name, log_output=log_output)
+                                 kernel_name=kernel_name, log_output=log_output,
+                                 timeout_func=cell_timeouts(nb_man.nb, execution_timeout))
             cls.client = SandboxClient(nb_man, **final)
             return cls.client.execute()
 
     return SandboxEngine
 
 
-def run(job: dict, send) -> None:
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
+
+
+def _config(ipc: bool = True):
+    from traitlets.config import Config
+
+    cfg = Config()
+    if ipc:
+        cfg.KernelManager.transport = "ipc"  # no TCP port: the kernel is reachable only through files in the work dir
+    return cfg
+
+
+def start_kernel(kernel_name: str | None, ipc: bool = True):
+    """Start the kernel the notebook will run in, the way nbclient would (same configuration,
+    arguments and folder), before the notebook arrives. None when no kernel name is known."""
+    if not kernel_name:
+        return None
+    from jupyter_client.manager import AsyncKernelManager  # the class nbclient itself uses
+    from nbclient.util import run_sync
+
+    km = AsyncKernelManager(kernel_name=kernel_name, config=_config(ipc))
+    run_sync(km.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=os.getcwd())
+    return km
+
+
+PRELOAD = """import importlib as _labs_importlib
+for _labs_module in {modules!r}:
+    try:
+        _labs_importlib.import_module(_labs_module)
+    except Exception:
+        pass
+del _labs_importlib, _labs_module"""
+
+
+def preload(km, modules: list[str], timeout: float) -> None:
+    """Import ``modules`` in the waiting kernel, silently: nothing enters the notebook's history,
+    outputs or names (only ``sys.modules``, as if a cell had imported them); a module that fails
+    to import is left for the notebook to import (and fail) itself."""
+    if not modules:
+        return
+    from jupyter_client.blocking import BlockingKernelClient
+
+    kc = BlockingKernelClient()
+    kc.load_connection_info(km.get_connection_info())
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=timeout)
+        kc.execute_interactive(PRELOAD.format(modules=list(modules)), silent=True, store_history=False,
+                               timeout=timeout)
+    except Exception:  # noqa: BLE001 (preloading only saves time; the notebook runs either way)
+        pass
+    finally:
+        kc.stop_channels()
+
+
+def _shutdown(km) -> None:
+    from nbclient.util import run_sync
+
+    with contextlib.suppress(Exception):
+        run_sync(km.shutdown_kernel)(now=True)
+
+
+def run(job: dict, send, km=None) -> None:
+    """Execute the job's notebook; ``km``: a started kernel, used when its name is the notebook's."""
     import nbformat
     import papermill
     from papermill.engines import papermill_engines
     from papermill.exceptions import PapermillExecutionError
-    from traitlets.config import Config
 
     engine = _build_engine(send, int(job.get("max_output_bytes", 1_000_000)))
     papermill_engines.register("labs-sandbox", engine)
     nb = nbformat.from_dict(job["notebook"])
-    cfg = Config()
-    if job.get("ipc", True):
-        cfg.KernelManager.transport = "ipc"  # no TCP port: the kernel is reachable only through files in the work dir
+    kernel_name = job.get("kernel_name") or None
+    if km is not None and kernel_name not in (None, km.kernel_name):
+        _shutdown(km)  # started for another kernel than this notebook's
+        km = None
+    extra = {"km": km} if km is not None else {}
     error = None
     try:
         papermill.execute_notebook(
-            nb, None, engine_name="labs-sandbox", kernel_name=job.get("kernel_name") or None,
+            nb, None, engine_name="labs-sandbox", kernel_name=kernel_name,
             progress_bar=False, request_save_on_cell_execute=False, log_output=False,
             start_timeout=int(job.get("start_timeout", 60)), execution_timeout=job.get("cell_timeout"),
             allow_errors=True, interrupt_on_timeout=True, raise_on_iopub_timeout=False,
             iopub_timeout=int(job.get("iopub_timeout", 5)), error_on_timeout=TIMEOUT_ERROR,
-            extra_arguments=["--HistoryManager.hist_file=:memory:"], config=cfg,
-            record_timing=True, shutdown_kernel="immediate",
+            extra_arguments=KERNEL_ARGUMENTS, config=_config(job.get("ipc", True)),
+            record_timing=True, shutdown_kernel="immediate", **extra,
         )
     except PapermillExecutionError:
         pass  # errors in cells are part of the result, not a failure of the run
     except Exception as exc:  # noqa: BLE001 (reported to the grader, which decides)
         error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if km is not None:
+            _shutdown(km)
     client = engine.client
     send({"event": "done", "kernel_died": bool(client and client.kernel_died), "error": error})
 
@@ -234,21 +315,35 @@ def main(argv: list[str] | None = None) -> int:
     sys.modules.setdefault("rfc3987_syntax", None)
     result_fd = int(argv[0])
     make_undumpable()
-    job = json.loads(sys.stdin.read())
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    apply_limits(job.get("limits", {}))
-    out = os.fdopen(result_fd, "w", buffering=1, encoding="utf-8")
-    os.set_inheritable(result_fd, False)
+    os.set_inheritable(result_fd, False)  # the kernel, started below, must not inherit it
+    header = json.loads(sys.stdin.readline() or "{}")
+    apply_limits(header.get("limits", {}))
+    import papermill  # noqa: F401 (paid while the runner waits for its notebook)
 
-    def send(message: dict) -> None:
-        out.write(json.dumps(message) + "\n")
-        out.flush()
-
+    km = start_kernel(header.get("kernel_name"), header.get("ipc", True))
     try:
-        run(job, send)
+        if km is not None:
+            preload(km, header.get("preload", []), float(header.get("start_timeout", 60)))
+        text = sys.stdin.read()
+        if not text.strip():
+            return 0  # discarded: no notebook came
+        job = {**header, **json.loads(text)}
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        out = os.fdopen(result_fd, "w", buffering=1, encoding="utf-8")
+
+        def send(message: dict) -> None:
+            out.write(json.dumps(message) + "\n")
+            out.flush()
+
+        try:
+            run(job, send, km)
+            km = None
+        finally:
+            out.close()
     finally:
-        out.close()
+        if km is not None:
+            _shutdown(km)
     return 0
 
 

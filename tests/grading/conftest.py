@@ -21,7 +21,9 @@ from labs.grading.report import export
 
 REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "s0_warmup"
-LIMITS = Limits(cell_timeout=6, notebook_timeout=20, memory_mb=1024)
+# processes: the process-spray variant forks until refused; a kernel with pandas loaded forks in
+# about 10 ms on a busy 2-core machine, so a lower budget keeps that cell far from its time limit
+LIMITS = Limits(cell_timeout=6, notebook_timeout=20, memory_mb=1024, processes=96)
 
 # Submissions whose grading is deterministic and quick: used to compare runs.
 ORDINARY = ["perfect", "partial", "wrong", "empty", "nbformat-44"]

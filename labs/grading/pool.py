@@ -1,0 +1,126 @@
+"""Warm runners: each worker slot starts the runner of its next notebook while the current
+one runs, so a notebook does not wait for an interpreter, its imports and a kernel to start.
+
+A slot owns two sandbox accounts that take turns: the one running a notebook is killed whole
+(every process of the account) when the notebook ends, which must not touch the runner
+warming up for the next notebook, so that runner belongs to the other account. A warm runner
+is a fresh process with a fresh kernel in a fresh folder, made for one notebook and never
+reused: what is saved is waiting, not isolation. Its run id is provisioned on the stack when
+it starts (so its environment is complete before its kernel starts) and finished after its
+notebook, or when the batch ends without giving it one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from labs import runs
+
+from . import execute
+from .limits import Limits
+
+
+class Slot:
+    """One worker slot: ``take`` returns a runner for the next notebook (warm when the slot had
+    time to start one) and starts warming the following one when ``more()`` says work is left."""
+
+    def __init__(self, accounts: tuple[execute.Account, execute.Account], limits: Limits, *,
+                 provision: Callable[[str], dict], finish: Callable[[str], list[str]],
+                 private_view: bool = False, warm: bool = True, more: Callable[[], bool] = lambda: True,
+                 preload: list[str] = ()):
+        self.accounts = accounts
+        self.limits = limits
+        self.provision = provision
+        self.finish_run = finish
+        self.private_view = private_view
+        self.warm = warm
+        self.more = more
+        self.preload = list(preload)
+        self.turn = 0
+        self.pending: Future | None = None
+        self.starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labs-warm")
+        self.warm_hits = 0
+        self.cold_starts = 0
+
+    def _start(self, account: execute.Account, kernel_name: str | None) -> execute.Warm:
+        run_id = runs.new_id()
+        env = self.provision(run_id)
+        try:
+            return execute.prestart(account=account, limits=self.limits, kernel_name=kernel_name, run_id=run_id,
+                                    extra_env=env, private_view=self.private_view, preload=self.preload)
+        except BaseException:
+            self.finish_run(run_id)
+            raise
+
+    def take(self, kernel_name: str | None) -> execute.Warm:
+        """The runner for the next notebook of this slot (the caller ends it with ``execute.finish``
+        and then calls ``finish_run(runner.run_id)``)."""
+        runner = None
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            try:
+                runner = pending.result()
+                self.warm_hits += 1
+            except Exception:  # noqa: BLE001 (a warm start that failed is retried cold, where errors surface)
+                runner = None
+        if runner is None:
+            runner = self._start(self.accounts[self.turn], kernel_name)
+            self.cold_starts += 1
+        self.turn = 1 - self.turn
+        if self.warm and self.more():
+            self.pending = self.starter.submit(self._start, self.accounts[self.turn], kernel_name)
+        return runner
+
+    def close(self) -> list[str]:
+        """Discard the runner still warming (no notebook is left for it); notes of its clean-up."""
+        notes: list[str] = []
+        if self.pending is not None:
+            with contextlib.suppress(Exception):
+                runner = self.pending.result()
+                execute.discard(runner)
+                notes += self.finish_run(runner.run_id)
+            self.pending = None
+        self.starter.shutdown(wait=True)
+        return notes
+
+
+# What a course module imports on first use rather than on import (so the notebook's import
+# statements do not name it): labs.spark's Spark Connect client takes a second to import.
+WARM_IMPORTS = {"labs.spark": ("pyspark.sql.connect.session",)}
+
+
+def preload_modules(notebooks) -> list[str]:
+    """Modules worth importing in a kernel before its notebook arrives: those the notebooks'
+    code cells import, plus what they import on first use (``WARM_IMPORTS``). Only modules this
+    environment has, in a stable order."""
+    import ast
+    import importlib.util
+
+    found: list[str] = []
+    for nb in notebooks:
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            text = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
+            try:
+                tree = ast.parse(text)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    found += [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    found.append(node.module)
+                    found += [f"{node.module}.{alias.name}" for alias in node.names]
+    out: list[str] = []
+    for name in found:
+        try:
+            if name in out or importlib.util.find_spec(name) is None:
+                continue
+        except (ImportError, ValueError):  # a parent that is no package: `from x import function`
+            continue
+        out.append(name)
+        out += [m for m in WARM_IMPORTS.get(name, ()) if m not in out and importlib.util.find_spec(m)]
+    return out
