@@ -180,9 +180,10 @@ def _account_processes(uid: int) -> list[int]:
     import psutil
 
     found = []
-    for proc in psutil.process_iter(["uids"]):
+    for proc in psutil.process_iter(["uids", "status"]):
         try:
-            if proc.info["uids"] and proc.info["uids"].real == uid:
+            # a zombie runs nothing and holds nothing but its pid, until its new parent reaps it
+            if proc.info["uids"] and proc.info["uids"].real == uid and proc.info["status"] != psutil.STATUS_ZOMBIE:
                 found.append(proc.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
@@ -340,7 +341,7 @@ def finish(warm: Warm, nb, *, supporting_files: list[tuple[Path, str]] = (), log
             pass
         deadline = started + warm.limits.notebook_timeout
         _read_results(warm.read_fd, warm.proc, deadline, result, warm.known)
-        if not result.deadline_hit:
+        if not result.deadline_hit and not result.finished:
             try:
                 result.returncode = warm.proc.wait(timeout=max(5.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -419,6 +420,8 @@ def _read_results(fd: int, proc, deadline: float, result: RunResult, known: dict
                 line, _, rest = bytes(buffer).partition(b"\n")
                 buffer = bytearray(rest)
                 _handle_message(line, result)
+            if result.finished:  # every cell is in: what the runner does next is of no use
+                return
     finally:
         sel.close()
 

@@ -301,11 +301,12 @@ def run(job: dict, send, km=None) -> None:
         pass  # errors in cells are part of the result, not a failure of the run
     except Exception as exc:  # noqa: BLE001 (reported to the grader, which decides)
         error = f"{type(exc).__name__}: {exc}"
-    finally:
-        if km is not None:
-            _shutdown(km)
     client = engine.client
-    send({"event": "done", "kernel_died": bool(client and client.kernel_died), "error": error})
+    try:
+        send({"event": "done", "kernel_died": bool(client and client.kernel_died), "error": error})
+    finally:
+        if km is not None:  # the grader kills the run once it reads "done"; this is for runs without one
+            _shutdown(km)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,7 +69,8 @@ def test_each_notebook_gets_its_own_kernel_folder_account_and_run(tmp_path):
     assert len(provisioned) == 4 and sorted(finished) == sorted(provisioned)
     deadline = time.monotonic() + 5
     while (left := [p.info for p in psutil.process_iter(["username", "status", "cmdline"])
-                    if (p.info["username"] or "").startswith(execute.ACCOUNT_PREFIX)]) and time.monotonic() < deadline:
+                    if (p.info["username"] or "").startswith(execute.ACCOUNT_PREFIX)
+                    and p.info["status"] != psutil.STATUS_ZOMBIE]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert left == []
 
