@@ -59,7 +59,7 @@ def _quiet_warnings() -> None:
 def cmd_grade(args) -> int:
     _fast_imports()
     from .batch import Options, grade, parse_shard
-    from .course import cpu_count, resolve_assignments
+    from .course import resolve_assignments
     from .report import export
 
     _quiet_warnings()
@@ -69,7 +69,7 @@ def cmd_grade(args) -> int:
     given = {"cell_timeout": args.cell_timeout or course.cell_timeout, "notebook_timeout": args.timeout,
              "memory_mb": args.memory}
     limits = Limits(**{name: value for name, value in given.items() if value is not None})
-    options = Options(students=args.students, workers=args.workers or cpu_count(), force=args.force, shard=shard,
+    options = Options(students=args.students, workers=_workers(args.workers, limits), force=args.force, shard=shard,
                       limits=limits, feedback=not args.no_feedback, progress=not args.no_progress,
                       private_view=args.private_view, warm=not args.no_warm)
     summary = grade(course, assignments, options)
@@ -136,6 +136,20 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _workers(text: str, limits: Limits) -> int:
+    from .course import auto_workers
+
+    if str(text) == "auto":
+        return auto_workers(limits.memory_mb)
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise BadValueError(f"--workers {text!r}: a number of notebooks at a time (1 or more), or auto")
+    return n
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("release", help="generate release/ from source/ (nbgrader generate_assignment)",
                               description="Generate the student version of assignments into release/ with "
@@ -152,7 +166,9 @@ def register(subparsers) -> None:
                                           "and feedback.")
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment in source/")
     p.add_argument("--students", default="*", metavar="GLOB", help="only students whose id matches (default: *)")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="parallel notebooks (default: one per core)")
+    p.add_argument("--workers", default="auto", metavar="N",
+                   help="notebooks graded at a time (default auto: one per core, fewer when memory is short "
+                        "for that many notebooks at their --memory limit)")
     p.add_argument("--force", action="store_true", help="regrade submissions already graded and unchanged")
     p.add_argument("--shard", metavar="K/N", help="grade only shard K of N (split by student id); merge the "
                                                   "gradebooks with `labs gradebook merge`")

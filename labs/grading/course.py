@@ -168,3 +168,17 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover (not Linux)
         return os.cpu_count() or 1
+
+
+WARM_RUNNER_MB = 300  # a runner and its kernel waiting with the notebook's modules imported
+
+
+def auto_workers(memory_mb: int, cores: int | None = None, available_mb: float | None = None) -> int:
+    """Notebooks to grade at a time: one per core, as long as three quarters of the memory
+    available now hold each slot's running notebook at its limit plus its warm runner."""
+    import psutil
+
+    cores = cores or cpu_count()
+    if available_mb is None:
+        available_mb = psutil.virtual_memory().available / 2**20
+    return max(1, min(cores, int(0.75 * available_mb // (memory_mb + WARM_RUNNER_MB))))

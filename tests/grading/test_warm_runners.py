@@ -99,3 +99,19 @@ def test_the_modules_worth_preloading_are_the_notebooks_imports_and_what_they_im
     assert "labs.spark" in got and got.index("pyspark.sql.connect.session") == got.index("labs.spark") + 1
     assert "collections" in got and "collections.Counter" not in got  # a class, not a module
     assert "not_a_module_anywhere" not in got and len(got) == len(set(got))
+
+
+def test_workers_auto_is_one_per_core_unless_memory_is_short():
+    import pytest
+
+    from labs.errors import BadValueError
+    from labs.grading.commands import _workers
+    from labs.grading.course import auto_workers
+
+    assert auto_workers(2048, cores=8, available_mb=64_000) == 8
+    assert auto_workers(2048, cores=8, available_mb=8_000) == 2  # 6000 MB for slots of 2348 MB
+    assert auto_workers(2048, cores=8, available_mb=500) == 1
+    assert _workers("3", LIMITS) == 3 and 1 <= _workers("auto", LIMITS)
+    for bad in ("0", "-1", "many"):
+        with pytest.raises(BadValueError, match="--workers"):
+            _workers(bad, LIMITS)
