@@ -75,7 +75,8 @@ def register(sub) -> None:
                    help="stack: start time, memory, Spark session; grade: labs grade against serial nbgrader "
                    "autograde; labs: each lab's solution and stub run time and slowest cells; stability: "
                    "each lab's solution --runs times, two notebooks at once, passes per test cell")
-    p.add_argument("labs", nargs="*", metavar="LAB", help="(labs) the labs to time (default: all)")
+    p.add_argument("labs", nargs="*", metavar="LAB",
+                   help="(labs) the labs to time (default: all); (grade) grade --submissions of these real labs")
     p.add_argument("--runs", type=int, default=3,
                    help="repetitions of the Spark session probe (stack), of each lab's solution (stability)")
     p.add_argument("--no-classic", action="store_true", help="skip the classic local Spark baseline")

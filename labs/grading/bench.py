@@ -150,7 +150,52 @@ def run_nbgrader(course: Course, spark_mode: str) -> float:
     return time.perf_counter() - t0
 
 
+def run_lab(lab: str, n: int) -> int:
+    """``n`` submissions of a real lab (perfect, partial, wrong and empty in turn) graded by
+    ``labs grade`` in a throw-away copy of the course: time, memory and scores per variant."""
+    from . import demo
+
+    workers = cpu_count()
+    kinds = list(demo.LAB_DEMO)
+    with tempfile.TemporaryDirectory(prefix="labs-bench-", dir=config.work_dir()) as tmp:
+        root = Path(tmp) / "course"
+        root.mkdir()
+        source = config.project_root()
+        shutil.copy(source / "nbgrader_config.py", root / "nbgrader_config.py")
+        for name in ("source", "release", "tests/fixtures"):
+            shutil.copytree(source / name, root / name)
+        (root / "autograded").mkdir()
+        course = Course.load(root)
+        for i in range(n):
+            demo.write_class(course, lab, variants=[kinds[i % len(kinds)]], prefix=f"s{i:02d}-")
+        print(f"grading {n} submissions of {lab} ({', '.join(kinds)} in turn; {workers} workers)")
+        options = batch.Options(workers=workers, feedback=False, progress=True)
+        with PeakRSS() as rss, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            summary = batch.grade(course, [lab], options, log=lambda msg: None)
+            wall = time.perf_counter() - t0
+        from nbgrader.api import Gradebook
+
+        with warnings.catch_warnings(), Gradebook(course.db_url, course.course_id) as gb:
+            warnings.simplefilter("ignore")
+            scores = {s.student.id: (float(s.score), float(s.max_score)) for s in gb.assignment_submissions(lab)}
+        by_kind = {k: sorted({scores[st][0] for st in scores if st.endswith(f"-{k}")}) for k in kinds}
+        full = max(m for _, m in scores.values())
+        print(f"  {wall:.1f} s ({wall / n:.2f} s per submission, {summary.warm_starts} of {n} runners started ahead), "
+              f"peak RSS {rss.peak / 2**20:.0f} MB; statuses {dict(summary.statuses)}")
+        for kind, values in by_kind.items():
+            print(f"  {kind:8s} scores {values} of {full:g}")
+        ok = (by_kind["perfect"] == [full] and by_kind["empty"] == [0.0]
+              and all(len(v) == 1 and v[0] < full for k, v in by_kind.items() if k in ("partial", "wrong")))
+        print(f"  expected scores (perfect full, empty 0, each variant the same every time, partial and wrong "
+              f"below full): {ok}")
+    return 0 if ok else 1
+
+
 def run(args) -> int:
+    if getattr(args, "labs", None):
+        return max(run_lab(lab, args.submissions) for lab in args.labs)
     n, workers = args.submissions, cpu_count()
     with tempfile.TemporaryDirectory(prefix="labs-bench-", dir=config.work_dir()) as tmp:
         root = Path(tmp)
