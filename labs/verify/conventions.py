@@ -118,6 +118,8 @@ def _points(nb, assignment: str, p: str) -> list[str]:
             out.append(f"part {part}: a markdown cell {p}_{part}_prompt starting '## <number> <title> (N points)'")
         elif float(heading.group(1)) != got:
             out.append(f"part {part}: the heading says {heading.group(1)} points, its test cells give {got:g}")
+        if prompt is not None and not TIME_ESTIMATE.search(prompt.source):
+            out.append(f"part {part}: its prompt gives the student's working time, a line like 'About 15 minutes.'")
     return out
 
 

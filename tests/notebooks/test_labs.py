@@ -108,6 +108,22 @@ def test_recorded_variants_are_well_formed(lab):
 
 
 @pytest.mark.parametrize("lab", LABS)
+def test_right_answers_written_another_way_are_recorded(lab):
+    """correct_variants.json exists and is not empty (the full discrimination grades each one)."""
+    variants = discriminate.Variants.load(ROOT, lab)
+    assert variants.correct, \
+        f"{lab}: record right answers written another way in tests/fixtures/{lab}/correct_variants.json"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_mutation_pass_is_recorded_for_todays_notebook(lab):
+    """A mutation pass on today's notebook killed at least its minimum share of the mutants.
+    It is not repeated here (minutes to tens of minutes a lab): `labs mutate LAB` records it."""
+    state = record.mutation_state(ROOT, lab)
+    assert state.fresh, state.describe()
+
+
+@pytest.mark.parametrize("lab", LABS)
 def test_full_discrimination_is_recorded_for_todays_files(lab, stack):
     """Fresh record: nothing the lab depends on changed since a full run passed. Stale: run it now."""
     state = record.freshness(ROOT, lab)
