@@ -43,6 +43,7 @@ from .limits import Limits, uid_tasks
 
 ACCOUNT_PREFIX = "labs-grader-"
 MAX_RESULT_BYTES = 256 * 1024 * 1024
+WARM_NICE = 10  # CPU priority of a runner warming up, until its notebook arrives
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,8 @@ def prestart(*, account: Account, limits: Limits, kernel_name: str | None = None
                 start_new_session=True, umask=0o077, **kwargs)
         finally:
             os.close(write_fd)
+        with contextlib.suppress(OSError):  # warming uses only what running notebooks leave idle
+            os.setpriority(os.PRIO_PROCESS, proc.pid, WARM_NICE)
         warm = Warm(account=account, limits=limits, run_id=run_id, base=base, workdir=workdir, proc=proc,
                     read_fd=read_fd, log_file=log_file, hold=hold, private_view=private_view,
                     kernel_name=kernel_name)
@@ -328,6 +331,7 @@ def finish(warm: Warm, nb, *, supporting_files: list[tuple[Path, str]] = (), log
                 for path in [dest, *dest.relative_to(warm.workdir).parents]:
                     with contextlib.suppress(OSError):
                         os.chown(warm.workdir / path, warm.account.uid, warm.account.gid)
+        _full_priority(warm.proc)
         job = {
             "notebook": nb,
             "cell_timeout": warm.limits.cell_timeout,
@@ -358,6 +362,20 @@ def finish(warm: Warm, nb, *, supporting_files: list[tuple[Path, str]] = (), log
             result.log_tail = fh.read().decode("utf-8", "replace")
     shutil.rmtree(warm.base, ignore_errors=True)
     return result
+
+
+def _full_priority(proc: subprocess.Popen) -> None:
+    """Give a warm runner and its kernel back the normal CPU priority (possible as root; without
+    root every runner stays at WARM_NICE, which treats all notebooks alike)."""
+    import psutil
+
+    try:
+        procs = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for p in procs:
+        with contextlib.suppress(psutil.Error, OSError):
+            p.nice(0)
 
 
 def discard(warm: Warm) -> None:
