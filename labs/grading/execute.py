@@ -232,17 +232,6 @@ def _remember_descendants(pid: int, known: dict) -> None:
         pass
 
 
-def run_notebook(nb, *, account: Account, limits: Limits, supporting_files: list[tuple[Path, str]] = (),
-                 log_path: Path | None = None, kernel_name: str | None = None, run_id: str | None = None,
-                 extra_env: dict | None = None, private_view: bool = False) -> RunResult:
-    """Execute ``nb`` in a sandbox; return the executed cells that came back. ``run_id`` (default:
-    a fresh one) becomes the run's LABS_RUN_ID; ``extra_env`` is added to its environment;
-    ``private_view`` runs it inside :mod:`labs.grading.view` (decided once per batch)."""
-    warm = prestart(account=account, limits=limits, kernel_name=kernel_name, run_id=run_id,
-                    extra_env=extra_env, private_view=private_view)
-    return finish(warm, nb, supporting_files=supporting_files, log_path=log_path)
-
-
 @dataclass
 class Warm:
     """A sandboxed runner started ahead of its notebook: its account held, its fresh folder made,
