@@ -249,7 +249,6 @@ class Warm:
     hold: contextlib.ExitStack
     private_view: bool
     kernel_name: str | None
-    started: float = field(default_factory=time.monotonic)
     known: dict = field(default_factory=dict)
     done: bool = False
 
@@ -316,16 +315,14 @@ def finish(warm: Warm, nb, *, supporting_files: list[tuple[Path, str]] = (), log
             dest = warm.workdir / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
-            if warm.account.dedicated:
-                for path in [dest, *dest.relative_to(warm.workdir).parents]:
-                    with contextlib.suppress(OSError):
-                        os.chown(warm.workdir / path, warm.account.uid, warm.account.gid)
+        if supporting_files:
+            _chown_tree(warm.workdir, warm.account)
         _full_priority(warm.proc)
         job = {
             "notebook": nb,
             "cell_timeout": warm.limits.cell_timeout,
             "max_output_bytes": warm.limits.max_output_bytes,
-            "kernel_name": warm.kernel_name if nb is None else nb.metadata.get("kernelspec", {}).get("name"),
+            "kernel_name": nb.metadata.get("kernelspec", {}).get("name"),
         }
         try:
             warm.proc.stdin.write(json.dumps(job).encode())

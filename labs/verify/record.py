@@ -114,14 +114,18 @@ def labs_dependencies(root: Path, assignment: str) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in seen.values())
 
 
-def inputs(root: Path, assignment: str) -> dict[str, str]:
-    """Repository path -> sha256 of every file a verification of ``assignment`` depends on."""
+def _hashes(root: Path, assignment: str, fixtures: tuple[str, ...], others: list[str]) -> dict[str, str]:
+    """Repository path -> sha256 of the lab's source folder, the named fixture files and ``others``."""
     files = [p for p in sorted((root / "source" / assignment).rglob("*"))
              if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts]
-    files += [fixtures_dir(root, assignment) / name for name in FIXTURE_FILES]
-    files += [root / dep for dep in labs_dependencies(root, assignment)]
-    files += [root / rel for rel in VERIFIER]
+    files += [fixtures_dir(root, assignment) / name for name in fixtures]
+    files += [root / rel for rel in others]
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
+
+
+def inputs(root: Path, assignment: str) -> dict[str, str]:
+    """Repository path -> sha256 of every file a verification of ``assignment`` depends on."""
+    return _hashes(root, assignment, FIXTURE_FILES, [*labs_dependencies(root, assignment), *VERIFIER])
 
 
 @dataclass
@@ -181,11 +185,7 @@ def write(root: Path, assignment: str, result: dict, ran_on: dict[str, str] | No
 
 def mutation_inputs(root: Path, assignment: str) -> dict[str, str]:
     """Repository path -> sha256 of every file a mutation pass of ``assignment`` depends on."""
-    files = [p for p in sorted((root / "source" / assignment).rglob("*"))
-             if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts]
-    files += [fixtures_dir(root, assignment) / name for name in MUTATION_FILES]
-    files += [root / rel for rel in MUTATOR]
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
+    return _hashes(root, assignment, MUTATION_FILES, list(MUTATOR))
 
 
 def write_mutation(root: Path, assignment: str, result: dict, ran_on: dict[str, str]) -> Path:
