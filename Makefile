@@ -4,7 +4,7 @@ SHELL := /bin/bash
 LABS := .venv/bin/labs
 
 .DEFAULT_GOAL := help
-.PHONY: help setup stack-up stack-down stack-status doctor lab release grade test verify-lab verify-labs mutate bench bench-labs lint clean
+.PHONY: help setup stack-up stack-down stack-status doctor lab instructor release grade test verify-lab verify-labs mutate bench bench-labs lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ doctor: setup ## check the machine and name the fix for each problem
 
 lab: stack-up ## open JupyterLab on the student notebooks (release/)
 	@.venv/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=release $(if $(filter 0,$(shell id -u)),--allow-root)
+
+instructor: stack-up ## JupyterLab at the course root, with nbgrader's formgrader (menu Nbgrader > Formgrader)
+	@.venv/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 release: setup ## generate release/ from source/ with nbgrader
 	@$(LABS) release

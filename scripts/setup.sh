@@ -4,6 +4,7 @@
 #   2. the JVM side of the stack from Maven Central (jvm/pom.xml -> var/jvm/)
 #   3. MariaDB's server binaries (apt, when missing and we are root)
 #   4. bubblewrap, the private filesystem view of graded notebooks (apt, when missing and we are root)
+#   5. Chromium, the browser the browser tests drive (apt, when missing and we are root; tests only)
 # Every step is skipped when its inputs did not change since it last succeeded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ ROOT=$PWD
 STAMPS=var/setup
 mkdir -p "$STAMPS"
 PY=${PYTHON:-python3}
-step() { printf '\n[%s/5] %s\n' "$1" "$2"; }
+step() { printf '\n[%s/6] %s\n' "$1" "$2"; }
 die() { printf '\nsetup: %s\n' "$*" >&2; exit 1; }
 fingerprint() { cat "$@" | sha256sum | cut -c1-16; }
 fresh() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
@@ -73,6 +74,19 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 else
   echo "  bubblewrap is missing: labs grade will run student code without a private view of the files"
   echo "  (install it: sudo apt-get install -y bubblewrap; macOS has no equivalent, grading there is for trying out)"
+fi
+
+step 6 "Chromium (the browser tests drive JupyterLab and the grading report in it)"
+if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then
+  echo "  $(command -v chromium || command -v chromium-browser || command -v google-chrome) found"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "  installing chromium with apt-get (only the browser tests use it)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends chromium
+else
+  echo "  Chromium is missing: the browser tests (pytest -m browser) will fail until you install it"
+  echo "  (sudo apt-get install -y chromium; macOS: brew install --cask chromium)"
 fi
 
 printf '\nsetup done. Next: make stack-up (or make lab / make test / make grade)\n'

@@ -132,6 +132,29 @@ def _figures(questions: pd.DataFrame, notebooks: pd.DataFrame) -> list[tuple[str
     return figs
 
 
+# Click a header of a table.sortable to sort its rows by that column (numbers as numbers), again to reverse.
+_SORT_JS = """
+document.addEventListener("click", function (event) {
+  var th = event.target.closest("table.sortable th");
+  if (!th) return;
+  var table = th.closest("table"), body = table.tBodies[0], column = th.cellIndex;
+  var order = th.getAttribute("aria-sort") === "ascending" ? "descending" : "ascending";
+  table.querySelectorAll("th").forEach(function (h) { h.removeAttribute("aria-sort"); });
+  th.setAttribute("aria-sort", order);
+  var key = function (row) {
+    var text = row.cells[column].textContent.trim();
+    return /^-?[0-9]+([.][0-9]+)?$/.test(text) ? parseFloat(text) : text;
+  };
+  var rows = Array.prototype.slice.call(body.rows).sort(function (a, b) {
+    var x = key(a), y = key(b);
+    var c = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0) : (typeof x === "number" ? -1 : 1);
+    return order === "ascending" ? c : -c;
+  });
+  rows.forEach(function (row) { body.appendChild(row); });
+});
+"""
+
+
 def write_report(course: Course) -> Path:
     """autograded/report.html: plots and tables, plotly.js inlined once (opens offline)."""
     import plotly.io as pio
@@ -142,18 +165,25 @@ def write_report(course: Course) -> Path:
         parts.append(pio.to_html(fig, full_html=False, include_plotlyjs=(i == 0)))
     flagged = notebooks[notebooks["status"] != "ok"] if not notebooks.empty else notebooks
     table = (flagged[["assignment", "student", "notebook", "status", "score", "notes"]]
-             .to_html(index=False, escape=True) if not flagged.empty else "<p>none</p>")
+             .to_html(index=False, escape=True, classes="sortable") if not flagged.empty else "<p>none</p>")
+    totals = [c for c in frame.columns if c == "student" or c.endswith("/total") or c == "total"]
+    students = frame[totals].to_html(index=False, escape=True, classes="sortable") if len(frame) else "<p>none</p>"
     n_students = len(frame)
     mean_total = frame["total"].mean() if n_students and "total" in frame else 0.0
     max_total = frame["max_total"].iloc[0] if n_students and "max_total" in frame else 0.0
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Class report: {html.escape(course.course_id)}</title>
 <style>body{{font-family:sans-serif;margin:2em;}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:3px 6px;font-size:90%}}</style></head>
+td,th{{border:1px solid #ccc;padding:3px 6px;font-size:90%}} .sortable th{{cursor:pointer}}
+.sortable th[aria-sort=ascending]::after{{content:" \\25B2"}}
+.sortable th[aria-sort=descending]::after{{content:" \\25BC"}}
+.plotly-graph-div{{max-width:100%}}</style>
+<script>{_SORT_JS}</script></head>
 <body><h1>Class report: {html.escape(course.course_id)}</h1>
 <p>{n_students} students; mean total {mean_total:.1f} / {max_total:g}.
 Scores come from the gradebook (autograded/gradebook.db); the per-question table is autograded/grades.csv.</p>
 {''.join(parts)}
+<h2>Students (click a column to sort)</h2>{students}
 <h2>Submissions that need a look (status other than ok)</h2>{table}
 </body></html>"""
     path = course.autograded_dir / "report.html"
