@@ -16,6 +16,14 @@ step() { printf '\n[%s/6] %s\n' "$1" "$2"; }
 die() { printf '\nsetup: %s\n' "$*" >&2; exit 1; }
 fingerprint() { cat "$@" | sha256sum | cut -c1-16; }
 fresh() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+# apt_install WHY PACKAGE...: install with apt-get when we are root on Debian/Ubuntu; fails otherwise
+apt_install() {
+  local why=$1; shift
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
+  echo "  installing $* with apt-get ($why)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q && apt-get install -y -q --no-install-recommends "$@"
+}
 
 step 1 "Checking Java and Maven"
 command -v java >/dev/null || die "Java 17+ is missing. Install it: sudo apt-get install -y openjdk-17-jdk-headless  (conda: conda env create -f environment.yml)"
@@ -54,11 +62,8 @@ fi
 step 4 "MariaDB server binaries"
 if command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ]; then
   echo "  $( (command -v mariadbd || echo /usr/sbin/mariadbd) ) found"
-elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "  installing mariadb-server with apt-get (the system service is not used; the stack runs its own server)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends mariadb-server mariadb-client
+elif apt_install "the system service is not used; the stack runs its own server" mariadb-server mariadb-client; then
+  :
 else
   die "MariaDB is missing. Run: sudo apt-get install -y mariadb-server mariadb-client   (macOS: brew install mariadb), then make setup again"
 fi
@@ -66,11 +71,8 @@ fi
 step 5 "bubblewrap (the private filesystem view of graded notebooks)"
 if command -v bwrap >/dev/null; then
   echo "  $(command -v bwrap) found"
-elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "  installing bubblewrap with apt-get"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends bubblewrap
+elif apt_install "the private view of graded notebooks" bubblewrap; then
+  :
 else
   echo "  bubblewrap is missing: labs grade will run student code without a private view of the files"
   echo "  (install it: sudo apt-get install -y bubblewrap; macOS has no equivalent, grading there is for trying out)"
@@ -79,11 +81,8 @@ fi
 step 6 "Chromium (the browser tests drive JupyterLab and the grading report in it)"
 if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then
   echo "  $(command -v chromium || command -v chromium-browser || command -v google-chrome) found"
-elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "  installing chromium with apt-get (only the browser tests use it)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends chromium
+elif apt_install "only the browser tests use it" chromium; then
+  :
 else
   echo "  Chromium is missing: the browser tests (pytest -m browser) will fail until you install it"
   echo "  (sudo apt-get install -y chromium; macOS: brew install --cask chromium)"
