@@ -92,35 +92,44 @@ WARM_IMPORTS = {"labs.spark": ("pyspark.sql.connect.session",)}
 
 
 def preload_modules(notebooks) -> list[str]:
-    """Modules worth importing in a kernel before its notebook arrives: those the notebooks'
-    code cells import, plus what they import on first use (``WARM_IMPORTS``). Only modules this
-    environment has, in a stable order."""
-    import ast
+    """Modules worth importing in a kernel before its notebook arrives: those that every one of the
+    notebooks imports in its code cells, plus what they import on first use (``WARM_IMPORTS``).
+    Only modules this environment has, in a stable order. A kernel never holds a module its own
+    notebook does not import: in a batch of several labs another lab's engines would take
+    address space that the notebook's memory limit counts."""
     import importlib.util
 
-    found: list[str] = []
-    for nb in notebooks:
-        for cell in nb.cells:
-            if cell.cell_type != "code":
-                continue
-            text = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
-            try:
-                tree = ast.parse(text)
-            except SyntaxError:
-                continue
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Import):
-                    found += [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                    found.append(node.module)
-                    found += [f"{node.module}.{alias.name}" for alias in node.names]
+    imported = [_imports(nb) for nb in notebooks]
+    common = set.intersection(*map(set, imported)) if imported else set()
     out: list[str] = []
-    for name in found:
+    for name in (imported[0] if imported else []):
         try:
-            if name in out or importlib.util.find_spec(name) is None:
+            if name in out or name not in common or importlib.util.find_spec(name) is None:
                 continue
         except (ImportError, ValueError):  # a parent that is no package: `from x import function`
             continue
         out.append(name)
         out += [m for m in WARM_IMPORTS.get(name, ()) if m not in out and importlib.util.find_spec(m)]
     return out
+
+
+def _imports(nb) -> list[str]:
+    """Names the code cells of ``nb`` import (modules, and ``module.name`` for from-imports), in order."""
+    import ast
+
+    found: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        text = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.append(node.module)
+                found += [f"{node.module}.{alias.name}" for alias in node.names]
+    return found

@@ -104,7 +104,9 @@ class Notebook:
         self.step = 0
 
     def open(self, timeout_s: float = 120) -> Notebook:
-        self.page.goto(self.lab.page_url(f"lab/tree/{self.relative}"))
+        # A workspace of its own: JupyterLab would otherwise reopen the tabs an earlier page left
+        workspace = secrets.token_hex(4)
+        self.page.goto(self.lab.page_url(f"lab/workspaces/{workspace}/tree/{self.relative}?reset"))
         self.page.wait_for_function(IDLE, timeout=timeout_s * 1000)
         self.page.wait_for_function(f"document.querySelectorAll('.jp-Notebook .jp-Cell').length === "
                                     f"{len(self.names)}", timeout=timeout_s * 1000)

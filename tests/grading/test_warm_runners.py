@@ -99,6 +99,9 @@ def test_the_modules_worth_preloading_are_the_notebooks_imports_and_what_they_im
     assert "labs.spark" in got and got.index("pyspark.sql.connect.session") == got.index("labs.spark") + 1
     assert "collections" in got and "collections.Counter" not in got  # a class, not a module
     assert "not_a_module_anywhere" not in got and len(got) == len(set(got))
+    other = new_notebook(cells=[new_code_cell("import json\nimport duckdb")])
+    both = pool.preload_modules([nb, other])   # a batch of two labs: only what both import
+    assert both == ["json"], both
 
 
 def test_workers_auto_is_one_per_core_unless_memory_is_short():
