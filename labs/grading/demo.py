@@ -267,10 +267,11 @@ for _top in sorted(set(os.listdir("/")) - {"proc", "sys", "dev", "usr"}):
                    if f == os.path.basename(_dir) + ".ipynb" and os.path.basename(os.path.dirname(_dir)) == "source"]
         if time.monotonic() > _deadline:
             break
+for _path in [p for p in _found if "s0_warmup" in p][:1]:  # what a cheat wants first: the hidden tests
+    _cells = ["".join(c["source"]) for c in __import__("json").load(open(_path))["cells"]]
+    print("\n".join(c for c in _cells if "BEGIN HIDDEN TESTS" in c))
 for _path in _found:
     print("course notebook found:", _path)
-for _path in [p for p in _found if "s0_warmup" in p][:1]:  # and what it holds, as plain text
-    print("\n".join("".join(c["source"]) for c in __import__("json").load(open(_path))["cells"]))
 print(f"course notebooks found: {len(_found)} (of {_seen} files seen)")"""
 
 
