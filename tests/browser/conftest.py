@@ -17,10 +17,12 @@ REPO = Path(__file__).resolve().parents[2]
 VIEWPORT = {"width": 1280, "height": 900}
 
 
-def artefacts(name: str) -> Path:
+def artefacts(name: str, fresh: bool = True) -> Path:
+    """var/browser/<name>/, emptied first unless ``fresh`` is False."""
     folder = config.var_dir() / "browser" / name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    if fresh:
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
@@ -44,14 +46,9 @@ def page(chromium, request):
     page = context.new_page()
     page.set_default_timeout(60_000)
     yield page
-    page.screenshot(path=str(artefacts_of(request) / "last.png"))
+    page.screenshot(path=str(artefacts(request.node.name, fresh=False) / "last.png"))
     context.close()
 
-
-def artefacts_of(request) -> Path:
-    folder = config.var_dir() / "browser" / request.node.name
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="session")

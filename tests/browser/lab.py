@@ -24,7 +24,14 @@ SETTINGS = {
                                                                         "checkForUpdates": False},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
-IDLE = "document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'"
+
+
+def kernel_is(status: str) -> str:
+    """A page condition: the notebook's kernel indicator shows ``status`` ('idle', 'busy')."""
+    return f"document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === '{status}'"
+
+
+IDLE = kernel_is("idle")
 TRACEBACK = "Traceback (most recent call last)"
 
 

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from .conftest import REPO, artefacts
-from .lab import Notebook
+from .lab import IDLE, Notebook, kernel_is
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.slow]
 
@@ -55,15 +55,14 @@ def test_student_runs_s1_cell_by_cell_and_fixes_an_answer(page, student_lab):
     nb.type_into("s1_1_measure", solution(S1, "s1_1_measure"))
     nb.cell("s1_1_measure").locator(".jp-InputPrompt").first.click()
     page.keyboard.press("Control+Enter")
-    page.wait_for_function("document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'busy'")
+    page.wait_for_function(kernel_is("busy"))
     started = time.monotonic()
     page.get_by_text("Kernel", exact=True).first.click()          # a menu opens while the kernel is busy
     page.get_by_text("Interrupt Kernel").first.wait_for(state="visible")
     menu_s = time.monotonic() - started
     nb.shot("menu open while the stream runs")
     page.keyboard.press("Escape")
-    page.wait_for_function("document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'",
-                           timeout=180_000)
+    page.wait_for_function(IDLE, timeout=180_000)
     assert not nb.has_traceback("s1_1_measure"), nb.output("s1_1_measure")
     assert menu_s < 10, f"the Kernel menu took {menu_s:.1f} s to open while a cell ran"
 
