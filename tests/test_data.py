@@ -38,10 +38,15 @@ SCHEMAS = {
               "event_type": "object", "event_time": TS, "lat": "float64", "lon": "float64", "fare": "float64"},
     "transactions": {"trade_id": "int64", "symbol": "object", "side": "object", "price": "float64", "qty": "int64",
                      "event_time": TS, "arrival_time": TS},
+    "txns": {"txn_id": "object", "account_id": "int64", "merchant_id": "Int64", "amount": "float64",
+             "currency": "object", "merchant_country": "object", "channel": "object", "card_last4": "object",
+             "status": "object", "event_time": TS, "ingest_time": TS, "defect": "object"},
+    "merchants": {"merchant_id": "int64", "name": "object", "country": "object", "category": "object"},
+    "accounts": {"account_id": "int64", "country": "object", "currency": "object", "opened": TS},
     "timeseries": {"timestamp": TS, "value": "float64", "is_anomaly": "bool", "anomaly_type": "object",
                    "after_drift": "bool"},
 }
-MAIN_TABLE = {"ecommerce": "orders"}
+MAIN_TABLE = {"ecommerce": "orders", "cardtxns": "txns"}
 
 
 def tables(name: str, seed: int = 0, scale: float = 1.0, **options) -> dict[str, pd.DataFrame]:
@@ -286,6 +291,46 @@ def test_transactions_out_of_order_and_skewed(default):
     assert minutes.between(14 * 60 + 30, 21 * 60).all()
     moves = df.sort_values("trade_id").groupby("symbol")["price"].agg(lambda p: (p.pct_change().abs() < 0.05).mean())
     assert (moves > 0.95).all()  # a random walk, not independent draws
+
+
+def test_cardtxns_defects_are_labelled_at_their_rates_and_detectable(default):
+    from labs.data import cardtxns
+
+    d = default["cardtxns"]
+    tx, merchants, accounts = d["txns"], d["merchants"].set_index("merchant_id"), d["accounts"].set_index("account_id")
+    assert tx["ingest_time"].is_monotonic_increasing
+    share = tx["defect"].value_counts(normalize=True)
+    for name, rate in cardtxns.DEFECT_RATES.items():
+        assert 0.5 * rate < share.get(name, 0) < 1.6 * rate, (name, share.get(name, 0))
+    # every labelled defect is found by its own rule, and no clean row breaks any rule
+    known = tx["merchant_id"].isin(merchants.index).fillna(False).astype(bool)
+    lag = (tx["ingest_time"] - tx["event_time"]).dt.total_seconds()
+    ref_country = tx["merchant_id"].map(merchants["country"].to_dict())
+    rules = {
+        "null_amount": tx["amount"].isna(),
+        "null_currency": tx["currency"].isna(),
+        "null_merchant": tx["merchant_id"].isna(),
+        "out_of_range": (tx["amount"] <= 0) | (tx["amount"] > cardtxns.MAX_AMOUNT),
+        "bad_currency": tx["currency"].notna() & ~tx["currency"].isin(cardtxns.CURRENCIES),
+        "bad_card": ~tx["card_last4"].str.fullmatch(r"\d{4}"),
+        "currency_mismatch": tx["currency"].isin(cardtxns.CURRENCIES)
+        & (tx["currency"] != tx["account_id"].map(accounts["currency"])),
+        "wrong_country": known & (tx["merchant_country"] != ref_country),
+        "orphan_merchant": tx["merchant_id"].notna() & ~known,
+        "late": lag > 3600,
+        "future_time": lag < 0,
+        "duplicate": tx["txn_id"].duplicated(),
+    }
+    for name, hit in rules.items():
+        assert (hit.to_numpy() == (tx["defect"] == name).to_numpy()).all(), name
+    content = [c for c in tx.columns if c not in ("ingest_time", "defect")]
+    dups = tx[tx["defect"] == "duplicate"]
+    firsts = tx.drop_duplicates("txn_id").set_index("txn_id")
+    assert_frame_equal(dups.set_index("txn_id")[content[1:]], firsts.loc[dups["txn_id"], content[1:]])
+    clean = data.generate_cardtxns(seed=3, scale=0.2, defect_rates={})["txns"]
+    assert (clean["defect"] == "").all() and clean["txn_id"].is_unique
+    with pytest.raises(ValueError, match="unknown defects"):
+        data.generate_cardtxns(defect_rates={"typo": 0.1})
 
 
 @pytest.mark.parametrize("drift", ["level", "variance", "both"])

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-NAMES = ("clickstream", "ecommerce", "payments", "iot", "rides", "transactions", "timeseries")
+NAMES = ("clickstream", "ecommerce", "payments", "iot", "rides", "transactions", "timeseries", "cardtxns")
 
 # public name -> (module, attribute); resolved on first access by __getattr__ below
 _EXPORTS = {
@@ -33,11 +33,13 @@ _EXPORTS = {
 __all__ = [
     "DATASETS", "NAMES", "dataset_module", "describe", "generate",
     "generate_clickstream", "generate_ecommerce", "generate_payments", "generate_iot", "generate_rides",
-    "generate_transactions", "generate_timeseries", "fraud_bursts", "expected_balances", "drift_start",
+    "generate_transactions", "generate_timeseries", "generate_cardtxns", "fraud_bursts", "expected_balances",
+    "drift_start",
     "to_parquet", "to_jsonl", "to_arrow", "to_kafka", "to_records", "write", "KafkaUnavailableError",
 ]
 
 if TYPE_CHECKING:
+    from .cardtxns import generate as generate_cardtxns
     from .clickstream import fraud_bursts
     from .clickstream import generate as generate_clickstream
     from .ecommerce import generate as generate_ecommerce

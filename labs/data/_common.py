@@ -89,3 +89,11 @@ def timestamps(seconds: np.ndarray) -> pd.DatetimeIndex:
 def iso(ts: pd.Timestamp) -> str:
     """A UTC timestamp as ISO 8601 text with milliseconds, e.g. ``2026-01-05T08:30:00.000Z``."""
     return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def opaque_ids(rng: np.random.Generator, n: int, prefix: str) -> np.ndarray:
+    """``n`` distinct opaque ids ``prefix`` + 10 hex digits: an odd multiplier makes
+    ``i -> (a*i + b) mod 2**40`` one-to-one."""
+    a, b = int(rng.integers(1, 2**39)) * 2 + 1, int(rng.integers(0, 2**40))
+    values = (np.arange(n, dtype=np.uint64) * np.uint64(a) + np.uint64(b)) % np.uint64(2**40)
+    return pd.Series(values).map((prefix + "{:010x}").format).to_numpy(dtype=object)

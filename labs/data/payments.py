@@ -38,7 +38,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import count, delays, diurnal_seconds, labels, money, rng_for, segment_cumsum, timestamps, zipf_keys
+from ._common import (
+    count,
+    delays,
+    diurnal_seconds,
+    labels,
+    money,
+    opaque_ids,
+    rng_for,
+    segment_cumsum,
+    timestamps,
+    zipf_keys,
+)
 
 KAFKA_KEYS = {"payments": "account_id"}
 
@@ -61,7 +72,7 @@ def generate(
     cents = np.where(credit, money(rng, n, median=120.0), money(rng, n, median=30.0)) * 100
     cents = np.round(cents).astype(np.int64)
     payments = pd.DataFrame({
-        "payment_id": _idempotency_keys(rng, n),
+        "payment_id": opaque_ids(rng, n, "pay_"),
         "account_id": account,
         "kind": np.where(credit, "credit", "debit").astype(object),
         "amount_cents": cents,
@@ -83,12 +94,6 @@ def generate(
         is_duplicate=feed["payment_id"].duplicated(),
     )
 
-
-def _idempotency_keys(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` distinct opaque keys: an odd multiplier makes ``i -> (a*i + b) mod 2**40`` one-to-one."""
-    a, b = int(rng.integers(1, 2**39)) * 2 + 1, int(rng.integers(0, 2**40))
-    values = (np.arange(n, dtype=np.uint64) * np.uint64(a) + np.uint64(b)) % np.uint64(2**40)
-    return pd.Series(values).map("pay_{:010x}".format).to_numpy(dtype=object)
 
 
 def expected_balances(df: pd.DataFrame) -> pd.DataFrame:
