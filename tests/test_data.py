@@ -43,10 +43,13 @@ SCHEMAS = {
              "status": "object", "event_time": TS, "ingest_time": TS, "defect": "object"},
     "merchants": {"merchant_id": "int64", "name": "object", "country": "object", "category": "object"},
     "accounts": {"account_id": "int64", "country": "object", "currency": "object", "opened": TS},
+    "metric": {"timestamp": TS, "orders": "int64"},
+    "incidents": {"incident_id": "int64", "start": TS, "end": TS, "drop": "float64", "on_holiday": "bool"},
+    "holidays": {"date": TS, "name": "object"},
     "timeseries": {"timestamp": TS, "value": "float64", "is_anomaly": "bool", "anomaly_type": "object",
                    "after_drift": "bool"},
 }
-MAIN_TABLE = {"ecommerce": "orders", "cardtxns": "txns"}
+MAIN_TABLE = {"ecommerce": "orders", "cardtxns": "txns", "incidents": "metric"}
 
 
 def tables(name: str, seed: int = 0, scale: float = 1.0, **options) -> dict[str, pd.DataFrame]:

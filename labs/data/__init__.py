@@ -18,7 +18,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-NAMES = ("clickstream", "ecommerce", "payments", "iot", "rides", "transactions", "timeseries", "cardtxns")
+NAMES = ("clickstream", "ecommerce", "payments", "iot", "rides", "transactions", "timeseries", "cardtxns", "incidents")
 
 # public name -> (module, attribute); resolved on first access by __getattr__ below
 _EXPORTS = {
@@ -33,8 +33,8 @@ _EXPORTS = {
 __all__ = [
     "DATASETS", "NAMES", "dataset_module", "describe", "generate",
     "generate_clickstream", "generate_ecommerce", "generate_payments", "generate_iot", "generate_rides",
-    "generate_transactions", "generate_timeseries", "generate_cardtxns", "fraud_bursts", "expected_balances",
-    "drift_start",
+    "generate_transactions", "generate_timeseries", "generate_cardtxns", "generate_incidents",
+    "fraud_bursts", "expected_balances", "drift_start",
     "to_parquet", "to_jsonl", "to_arrow", "to_kafka", "to_records", "write", "KafkaUnavailableError",
 ]
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from .clickstream import fraud_bursts
     from .clickstream import generate as generate_clickstream
     from .ecommerce import generate as generate_ecommerce
+    from .incidents import generate as generate_incidents
     from .io import KafkaUnavailableError, to_arrow, to_jsonl, to_kafka, to_parquet, to_records, write
     from .iot import generate as generate_iot
     from .payments import expected_balances
