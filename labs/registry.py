@@ -1,0 +1,125 @@
+"""A small client of the stack's schema registry, through its Confluent-compatible API.
+
+>>> from labs import registry
+>>> schema_id = registry.register(run.subject("orders-value"), avro_schema_json)
+>>> registry.set_compatibility(run.subject("orders-value"), "FULL_TRANSITIVE")
+>>> ok, why = registry.verdict(run.subject("scratch"), [v1, v2], candidate, "BACKWARD")
+
+Schemas travel as JSON text (``json.dumps`` of an Avro schema). Name subjects through
+``run.subject(...)`` so that ``run.clean()`` deletes them. Importing this module has no side effects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import requests
+
+from labs import config
+from labs.errors import LabsError
+
+LEVELS = ("NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE")
+_HEADERS = {"Content-Type": "application/vnd.schemaregistry.v1+json"}
+_TIMEOUT = 10
+
+
+class RegistryError(LabsError):
+    """The registry refused a request or did not answer."""
+
+
+class IncompatibleSchemaError(RegistryError):
+    """The registry refused a new version under the subject's compatibility level (HTTP 409)."""
+
+
+def url() -> str:
+    return config.registry_url()
+
+
+def _text(schema) -> str:
+    return schema if isinstance(schema, str) else json.dumps(schema)
+
+
+def _call(method: str, path: str, body: dict | None = None, ok: tuple[int, ...] = (200,)):
+    try:
+        response = requests.request(method, f"{url()}{path}", json=body, headers=_HEADERS, timeout=_TIMEOUT)
+    except requests.RequestException as exc:
+        raise RegistryError(f"the schema registry at {url()} did not answer ({exc.__class__.__name__}); "
+                            f"start the stack with `labs stack up`") from None
+    if response.status_code == 409:
+        raise IncompatibleSchemaError(response.json().get("message", response.text))
+    if response.status_code not in ok:
+        raise RegistryError(f"{method} {path}: HTTP {response.status_code}: {response.text[:300]}")
+    return response.json() if response.content else None
+
+
+def subjects(prefix: str = "") -> list[str]:
+    """Subjects whose name starts with ``prefix``."""
+    return sorted(s for s in _call("GET", "/subjects") if s.startswith(prefix))
+
+
+def register(subject: str, schema, schema_type: str = "AVRO") -> int:
+    """Register ``schema`` under ``subject``; returns its global id (the same for the same schema text).
+    Raises ``IncompatibleSchemaError`` with the registry's reasons when the subject's level refuses it."""
+    body = {"schema": _text(schema)}
+    if schema_type != "AVRO":
+        body["schemaType"] = schema_type
+    return _call("POST", f"/subjects/{subject}/versions", body)["id"]
+
+
+def versions(subject: str) -> list[int]:
+    return _call("GET", f"/subjects/{subject}/versions")
+
+
+def schema(subject: str, version: int | str = "latest") -> dict:
+    """``{"subject", "version", "id", "schema"}`` of one version (``schema`` is JSON text)."""
+    return _call("GET", f"/subjects/{subject}/versions/{version}")
+
+
+def schema_by_id(schema_id: int) -> str:
+    """The schema text registered under a global id (what a consumer looks up from the wire format)."""
+    return _call("GET", f"/schemas/ids/{schema_id}")["schema"]
+
+
+def set_compatibility(subject: str, level: str) -> None:
+    """Set the subject's compatibility level (the subject must have a version already)."""
+    if level not in LEVELS:
+        raise ValueError(f"compatibility level {level!r}: choose one of {', '.join(LEVELS)}")
+    _call("PUT", f"/config/{subject}", {"compatibility": level})
+
+
+def compatibility(subject: str) -> str:
+    """The subject's own level, or the registry's default when it has none."""
+    try:
+        return _call("GET", f"/config/{subject}")["compatibilityLevel"]
+    except RegistryError:
+        return _call("GET", "/config")["compatibilityLevel"]
+
+
+def delete_subject(subject: str) -> None:
+    """Delete a subject and all its versions for good (soft, then permanent, as the API asks)."""
+    for suffix in ("", "?permanent=true"):
+        _call("DELETE", f"/subjects/{subject}{suffix}", ok=(200, 404))
+
+
+def verdict(scratch_subject: str, history: Sequence, candidate, level: str) -> tuple[bool, str]:
+    """Would the registry accept ``candidate`` as the next version of a subject holding ``history``
+    (oldest first) under ``level``? Asked for real: the history is registered under
+    ``scratch_subject`` (emptied first and deleted after), then the candidate. Returns
+    ``(accepted, the registry's reason when refused)``."""
+    if not history:
+        return True, ""  # a subject's first version is always accepted
+    delete_subject(scratch_subject)
+    try:
+        register(scratch_subject, history[0])  # the subject exists from here: it can have a level
+        set_compatibility(scratch_subject, "NONE")
+        for old in history[1:]:
+            register(scratch_subject, old)
+        set_compatibility(scratch_subject, level)
+        try:
+            register(scratch_subject, candidate)
+        except IncompatibleSchemaError as exc:
+            return False, str(exc)
+        return True, ""
+    finally:
+        delete_subject(scratch_subject)
