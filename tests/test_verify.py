@@ -102,6 +102,35 @@ def test_the_course_labs_depend_on_what_they_import():
     assert record.labs_dependencies(ROOT, "s0_warmup") == []
 
 
+def test_imports_only_for_type_checkers_do_not_count(repo):
+    (repo / "labs/a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import unused\n"
+                                    "from .b import helper\n")
+    assert "labs/unused.py" not in record.labs_dependencies(repo, "lab1")
+
+
+def test_a_name_from_a_lazy_package_counts_as_its_modules(repo):
+    """A package resolving names on first use: outside the installed course the names cannot be asked, so
+    all of the package counts; the cells of a notebook share their imports."""
+    (repo / "labs/lazy").mkdir()
+    (repo / "labs/lazy/__init__.py").write_text("def __getattr__(name):\n    raise AttributeError(name)\n")
+    (repo / "labs/lazy/one.py").write_text("X = 1\n")
+    (repo / "labs/lazy/two.py").write_text("Y = 2\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from labs import lazy as lz"), nbformat.v4.new_code_cell("lz.make_one()")]
+    (repo / "source/lab1/lab1.ipynb").write_text(nbformat.writes(nb))
+    assert record.labs_dependencies(repo, "lab1") == [
+        "labs/__init__.py", "labs/lazy/__init__.py", "labs/lazy/one.py", "labs/lazy/two.py"]
+
+
+def test_a_new_dataset_changes_nothing_for_a_lab_that_uses_another():
+    """The course's labs.data resolves ``generate_<dataset>`` to that dataset's module only; the catalog of
+    names counts only for what looks datasets up by name."""
+    c1 = record.labs_dependencies(ROOT, "c1_cdc_debezium")
+    assert "labs/data/ecommerce.py" in c1
+    assert not {"labs/data/payments.py", "labs/data/catalog.py", "labs/data/cardtxns.py"} & set(c1)
+    assert "labs/data/payments.py" in record.labs_dependencies(ROOT, "c2_exactly_once_payments")
+
+
 def test_rounds_never_share_a_cell_or_a_test_and_keep_correct_variants_apart():
     wrong = [{"name": "w1", "replace": {"a": ""}, "fails": ["t1"]},
              {"name": "w2", "replace": {"b": ""}, "fails": ["t2"]},

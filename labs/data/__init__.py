@@ -14,52 +14,51 @@ load on first use of ``DATASETS``, a ``generate_<name>`` function, a helper or a
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-NAMES = ("clickstream", "ecommerce", "payments", "iot", "rides", "transactions", "timeseries", "cardtxns", "incidents")
-
-# public name -> (module, attribute); resolved on first access by __getattr__ below
+# public name -> (module, attribute); resolved on first access by __getattr__ below, like every
+# ``generate_<dataset>`` (the ``generate`` of that dataset's module)
 _EXPORTS = {
-    **{f"generate_{name}": (name, "generate") for name in NAMES},
     "fraud_bursts": ("clickstream", "fraud_bursts"),
     "expected_balances": ("payments", "expected_balances"),
     "drift_start": ("timeseries", "drift_start"),
-    **{fn: ("io", fn) for fn in ("to_parquet", "to_jsonl", "to_arrow", "to_kafka", "to_records", "write",
+    **{fn: ("io", fn) for fn in ("to_parquet", "to_jsonl", "to_arrow", "to_kafka", "to_records",
                                  "KafkaUnavailableError")},
+    "write": ("export", "write"),
 }
 
 __all__ = [
     "DATASETS", "NAMES", "dataset_module", "describe", "generate",
-    "generate_clickstream", "generate_ecommerce", "generate_payments", "generate_iot", "generate_rides",
-    "generate_transactions", "generate_timeseries", "generate_cardtxns", "generate_incidents",
     "fraud_bursts", "expected_balances", "drift_start",
     "to_parquet", "to_jsonl", "to_arrow", "to_kafka", "to_records", "write", "KafkaUnavailableError",
 ]
 
 if TYPE_CHECKING:
-    from .cardtxns import generate as generate_cardtxns
     from .clickstream import fraud_bursts
-    from .clickstream import generate as generate_clickstream
-    from .ecommerce import generate as generate_ecommerce
-    from .incidents import generate as generate_incidents
-    from .io import KafkaUnavailableError, to_arrow, to_jsonl, to_kafka, to_parquet, to_records, write
-    from .iot import generate as generate_iot
+    from .export import write
+    from .io import KafkaUnavailableError, to_arrow, to_jsonl, to_kafka, to_parquet, to_records
     from .payments import expected_balances
-    from .payments import generate as generate_payments
-    from .rides import generate as generate_rides
     from .timeseries import drift_start
-    from .timeseries import generate as generate_timeseries
-    from .transactions import generate as generate_transactions
 
     DATASETS: dict[str, Callable[..., Any]]
+    NAMES: tuple[str, ...]
+
+    def __getattr__(attr: str) -> Any: ...  # generate_<dataset>: that dataset's generate(seed, scale, **options)
+
+
+def _names() -> tuple[str, ...]:
+    # read from the catalog only by what looks a dataset up by name, so that a new dataset (a new module
+    # and a new name in the catalog) changes nothing for a lab that uses ``generate_<other dataset>``
+    return importlib.import_module(f"{__name__}.catalog").NAMES
 
 
 def dataset_module(name: str) -> ModuleType:
     """The module of dataset ``name`` (it has ``generate`` and ``KAFKA_KEYS``)."""
-    if name not in NAMES:
-        raise KeyError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
+    if name not in _names():
+        raise KeyError(f"unknown dataset {name!r}; choose one of {', '.join(_names())}")
     return importlib.import_module(f"{__name__}.{name}")
 
 
@@ -74,8 +73,13 @@ def generate(name: str, seed: int = 0, scale: float = 1.0, **options):
 
 
 def __getattr__(attr: str):
-    if attr == "DATASETS":
-        value = {name: dataset_module(name).generate for name in NAMES}
+    dataset = attr[len("generate_"):] if attr.startswith("generate_") else ""
+    if attr == "NAMES":
+        value = _names()
+    elif attr == "DATASETS":
+        value = {name: dataset_module(name).generate for name in _names()}
+    elif dataset.isidentifier() and importlib.util.find_spec(f"{__name__}.{dataset}") is not None:
+        value = importlib.import_module(f"{__name__}.{dataset}").generate
     elif attr in _EXPORTS:
         module, name = _EXPORTS[attr]
         value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
@@ -86,4 +90,4 @@ def __getattr__(attr: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | {f"generate_{name}" for name in _names()})

@@ -12,7 +12,7 @@ import argparse
 import sys
 import time
 
-from . import NAMES
+from .catalog import NAMES
 
 
 def register(subparsers) -> None:
@@ -48,7 +48,7 @@ def list_datasets(args: argparse.Namespace) -> int:
 
 
 def generate(args: argparse.Namespace) -> int:
-    from .io import write
+    from .export import write
 
     began = time.perf_counter()
     written = write(args.name, args.fmt, seed=args.seed, scale=args.scale, out_dir=args.out, topic=args.topic,

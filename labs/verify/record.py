@@ -51,12 +51,41 @@ def _module_file(root: Path, module: str) -> Path | None:
     return None
 
 
-def _imported(tree: ast.AST, package: str | None) -> set[str]:
-    """Names of the ``labs`` modules a syntax tree imports (``package``: its own, for relative imports)."""
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _run_time_nodes(tree: ast.AST):
+    """Every node of ``tree`` except the bodies of ``if TYPE_CHECKING:`` (never run, only read by type checkers)."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        skipped = node.body if isinstance(node, ast.If) and _is_type_checking(node.test) else []
+        pending.extend(c for c in ast.iter_child_nodes(node) if not any(c is b for b in skipped))
+
+
+def _dotted(node: ast.expr) -> list[str] | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return [node.id, *reversed(parts)] if isinstance(node, ast.Name) else None
+
+
+def _imported(trees: list[ast.AST], package: str | None) -> set[str]:
+    """Dotted names of the ``labs`` modules some syntax trees (one file, or a notebook's cells, which share
+    their names) import, and of the names they use from them (``from labs.data import generate_x`` and
+    ``data.generate_x`` both give ``labs.data.generate_x``); ``package``: their own, for relative imports."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    aliases: dict[str, str] = {}
+    nodes = [node for tree in trees for node in _run_time_nodes(tree)]
+    for node in nodes:
         if isinstance(node, ast.Import):
-            names |= {a.name for a in node.names}
+            for a in node.names:
+                names.add(a.name)
+                aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
         elif isinstance(node, ast.ImportFrom):
             if node.level and package:
                 parts = package.split(".")
@@ -65,8 +94,41 @@ def _imported(tree: ast.AST, package: str | None) -> set[str]:
             else:
                 module = node.module or ""
             names.add(module)
-            names |= {f"{module}.{a.name}" for a in node.names}  # `from labs import kafka` names a module
+            for a in node.names:
+                names.add(f"{module}.{a.name}")  # `from labs import kafka` names a module
+                aliases[a.asname or a.name] = f"{module}.{a.name}"
+    for node in nodes:  # `data.generate_x` where `data` is bound to a labs module
+        dotted = _dotted(node) if isinstance(node, ast.Attribute) else None
+        if dotted and dotted[0] in aliases:
+            names.add(".".join([aliases[dotted[0]], *dotted[1:]]))
     return {n for n in names if n == "labs" or n.startswith("labs.")}
+
+
+def _lazy_package(path: Path) -> bool:
+    """A package whose ``__init__`` resolves some names on first use (a module-level ``__getattr__``)."""
+    tree = ast.parse(path.read_text())
+    return path.name == "__init__.py" and any(
+        isinstance(node, ast.FunctionDef) and node.name == "__getattr__" for node in tree.body)
+
+
+def _lazy_name(root: Path, package: str, attr: str) -> set[str]:
+    """The modules behind ``package.attr`` when a lazy package resolves it at run time: asked from the
+    package itself when the installed ``labs`` is the one under ``root``, else every module of it."""
+    import importlib
+    import sys
+
+    folder = root.joinpath(*package.split("."))
+    everything = {f"{package}.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__"}
+    labs_module = sys.modules.get("labs") or importlib.import_module("labs")
+    if Path(labs_module.__file__).resolve().parent != (root / "labs").resolve():
+        return everything
+    try:
+        value = getattr(importlib.import_module(package), attr)  # labs modules have no side effects on import
+    except (ImportError, AttributeError):
+        return set()  # not a name the package has: the run itself will fail on it
+    owner = getattr(value, "__name__", "") if isinstance(value, type(importlib)) else getattr(value, "__module__", "")
+    # a name with no module of its own, or the package's own lookup by name (``generate("x")``): all of it
+    return {owner} if owner.startswith(f"{package}.") else everything
 
 
 def _notebook_cells(path: Path) -> list[str]:
@@ -80,37 +142,45 @@ def _notebook_cells(path: Path) -> list[str]:
     return out
 
 
-def _imports_of_code(text: str, package: str | None) -> set[str]:
-    try:
-        return _imported(ast.parse(text), package)
-    except SyntaxError:  # a broken cell imports nothing; the run itself will say what is wrong
-        return set()
+def _imports_of_code(texts: list[str], package: str | None) -> set[str]:
+    trees = []
+    for text in texts:
+        try:
+            trees.append(ast.parse(text))
+        except SyntaxError:  # a broken cell imports nothing; the run itself will say what is wrong
+            pass
+    return _imported(trees, package)
 
 
 def labs_dependencies(root: Path, assignment: str) -> list[str]:
     """Repository paths of the ``labs`` modules the lab's notebooks and helper modules import,
-    transitively, with the ``__init__`` of every package on the way."""
+    transitively, with the ``__init__`` of every package on the way. A name a lazy package resolves
+    on first use (``data.generate_payments``) counts as the module it comes from; imports under
+    ``if TYPE_CHECKING:`` do not count (they never run)."""
     lab_dir = root / "source" / assignment
     pending: set[str] = set()
     for path in sorted(lab_dir.rglob("*")):
         if path.suffix == ".ipynb" and ".ipynb_checkpoints" not in path.parts:
-            for code in _notebook_cells(path):
-                pending |= _imports_of_code(code, None)
+            pending |= _imports_of_code(_notebook_cells(path), None)
         elif path.suffix == ".py" and "__pycache__" not in path.parts:
-            pending |= _imports_of_code(path.read_text(), None)
+            pending |= _imports_of_code([path.read_text()], None)
     seen: dict[str, Path] = {}
     while pending:
         module = pending.pop()
         if module in seen:
             continue
         path = _module_file(root, module)
-        if path is None:  # an attribute (`from labs.kafka import read_topic`), not a module
+        if path is None:  # a name from a module (`from labs.kafka import read_topic`), not a module itself
+            parent, _, attr = module.rpartition(".")
+            parent_path = _module_file(root, parent) if parent else None
+            if parent_path is not None and _lazy_package(parent_path):
+                pending |= _lazy_name(root, parent, attr)
             continue
         seen[module] = path
         parts = module.split(".")
         pending |= {".".join(parts[:i]) for i in range(1, len(parts))}  # parent packages run first
         package = module if path.name == "__init__.py" else ".".join(parts[:-1])
-        pending |= _imports_of_code(path.read_text(), package)
+        pending |= _imports_of_code([path.read_text()], package)
     return sorted(str(p.relative_to(root)) for p in seen.values())
 
 
