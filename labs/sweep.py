@@ -85,11 +85,15 @@ def sweep(run: str | None = None) -> Swept:
                 client.close()
         except Exception as exc:  # noqa: BLE001
             out.errors.append(f"kafka: {exc}")
-    registry = urlparse(config.registry_url())
-    if _answers(registry.hostname, registry.port or 80):
+    address = urlparse(config.registry_url())
+    if _answers(address.hostname, address.port or 80):
         try:
-            out.subjects = _delete_subjects(match)
-            still = [s for s in _subjects() if match(s)]
+            from labs import registry
+
+            out.subjects = [s for s in registry.subjects() if match(s)]
+            for subject in out.subjects:
+                registry.delete_subject(subject)
+            still = [s for s in registry.subjects() if match(s)]
             if still:
                 out.errors.append(f"registry: subjects still there after deletion: {', '.join(still)}")
         except Exception as exc:  # noqa: BLE001
@@ -104,25 +108,6 @@ def sweep(run: str | None = None) -> Swept:
         except Exception as exc:  # noqa: BLE001
             out.errors.append(f"mariadb: {exc}")
     return out
-
-
-def _subjects() -> list[str]:
-    import requests
-
-    response = requests.get(f"{config.registry_url()}/subjects", timeout=10)
-    response.raise_for_status()
-    return response.json()
-
-
-def _delete_subjects(match) -> list[str]:
-    """Delete (soft, then permanently, as the Confluent API asks) every subject ``match`` accepts."""
-    import requests
-
-    doomed = [s for s in _subjects() if match(s)]
-    for subject in doomed:
-        for suffix in ("", "?permanent=true"):
-            requests.delete(f"{config.registry_url()}/subjects/{subject}{suffix}", timeout=10)
-    return doomed
 
 
 def register(sub) -> None:

@@ -80,3 +80,20 @@ def test_a_schema_equal_to_a_registered_version_is_accepted_whatever_the_level(s
     needs_id = record({"name": "id", "type": "int"})
     no_id = record({"name": "note", "type": "string", "default": ""})
     assert registry.verdict(subject, [needs_id, no_id], no_id, "FORWARD_TRANSITIVE") == (True, "")
+
+
+def test_a_runs_subjects_go_with_the_run():
+    from labs import runs, sweep
+
+    run, other = runs.Run("s4", runs.new_id()), runs.Run("s4", runs.new_id())
+    mine, theirs = run.subject("orders-value"), other.subject("orders-value")
+    try:
+        registry.register(mine, V1)
+        registry.register(theirs, V1)
+        swept = sweep.sweep(run.id)
+        assert swept.subjects == [mine] and not swept.errors
+        assert registry.subjects(prefix=run.prefix) == []
+        assert registry.subjects(prefix=other.prefix) == [theirs]
+    finally:
+        registry.delete_subject(mine)
+        registry.delete_subject(theirs)
