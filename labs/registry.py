@@ -12,6 +12,7 @@ Schemas travel as JSON text (``json.dumps`` of an Avro schema). Name subjects th
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 
 import requests
@@ -22,6 +23,7 @@ from labs.errors import LabsError
 LEVELS = ("NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE")
 _HEADERS = {"Content-Type": "application/vnd.schemaregistry.v1+json"}
 _TIMEOUT = 10
+_ATTEMPTS = 4
 
 
 class RegistryError(LabsError):
@@ -41,11 +43,17 @@ def _text(schema) -> str:
 
 
 def _call(method: str, path: str, body: dict | None = None, ok: tuple[int, ...] = (200,)):
-    try:
-        response = requests.request(method, f"{url()}{path}", json=body, headers=_HEADERS, timeout=_TIMEOUT)
-    except requests.RequestException as exc:
-        raise RegistryError(f"the schema registry at {url()} did not answer ({exc.__class__.__name__}); "
-                            f"start the stack with `labs stack up`") from None
+    # Apicurio stores a schema text once for every subject that has it: a run deleting its subject while
+    # another registers the same text can meet a transient integrity error (HTTP 5xx); asked again, it passes
+    for attempt in range(_ATTEMPTS):
+        try:
+            response = requests.request(method, f"{url()}{path}", json=body, headers=_HEADERS, timeout=_TIMEOUT)
+        except requests.RequestException as exc:
+            raise RegistryError(f"the schema registry at {url()} did not answer ({exc.__class__.__name__}); "
+                                f"start the stack with `labs stack up`") from None
+        if response.status_code < 500 or attempt == _ATTEMPTS - 1:
+            break
+        time.sleep(0.1 * 2 ** attempt)
     if response.status_code == 409:
         raise IncompatibleSchemaError(response.json().get("message", response.text))
     if response.status_code not in ok:
