@@ -23,7 +23,7 @@ from labs.errors import LabsError
 LEVELS = ("NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE")
 _HEADERS = {"Content-Type": "application/vnd.schemaregistry.v1+json"}
 _TIMEOUT = 10
-_ATTEMPTS = 4
+_ATTEMPTS = 6
 
 
 class RegistryError(LabsError):
@@ -43,15 +43,18 @@ def _text(schema) -> str:
 
 
 def _call(method: str, path: str, body: dict | None = None, ok: tuple[int, ...] = (200,)):
-    # Apicurio stores a schema text once for every subject that has it: a run deleting its subject while
-    # another registers the same text can meet a transient integrity error (HTTP 5xx); asked again, it passes
+    # Apicurio stores a schema text once for every subject that has it, and deleting a subject deletes the
+    # texts no version uses any more: a registration racing with another run's deletion of the same text
+    # fails with an integrity error (HTTP 500) or "no content with id" (404). Registering is idempotent, so
+    # such a failure is asked again; so is any server error.
     for attempt in range(_ATTEMPTS):
         try:
             response = requests.request(method, f"{url()}{path}", json=body, headers=_HEADERS, timeout=_TIMEOUT)
         except requests.RequestException as exc:
             raise RegistryError(f"the schema registry at {url()} did not answer ({exc.__class__.__name__}); "
                                 f"start the stack with `labs stack up`") from None
-        if response.status_code < 500 or attempt == _ATTEMPTS - 1:
+        transient = response.status_code >= 500 or (method == "POST" and response.status_code == 404)
+        if not transient or attempt == _ATTEMPTS - 1:
             break
         time.sleep(0.1 * 2 ** attempt)
     if response.status_code == 409:
