@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Sequence
 
 import requests
@@ -42,21 +43,31 @@ def _text(schema) -> str:
     return schema if isinstance(schema, str) else json.dumps(schema)
 
 
+def _transient(method: str, response: requests.Response) -> bool:
+    """A failure that passes when asked again (see the note in ``_call``)."""
+    if response.status_code >= 500:
+        return True
+    if response.status_code == 404:  # registering never meets a missing subject; a read may, briefly
+        return method == "POST" or (method == "GET" and "No artifact" in response.text)
+    return False
+
+
 def _call(method: str, path: str, body: dict | None = None, ok: tuple[int, ...] = (200,)):
     # Apicurio stores a schema text once for every subject that has it, and deleting a subject deletes the
-    # texts no version uses any more: a registration racing with another run's deletion of the same text
-    # fails with an integrity error (HTTP 500) or "no content with id" (404). Registering is idempotent, so
-    # such a failure is asked again; so is any server error.
-    for attempt in range(_ATTEMPTS):
+    # texts no version uses any more, in the same request. A registration of the same text racing with
+    # such a deletion fails (HTTP 500 on a foreign key, or 404 "no content"), and a subject registered a
+    # moment ago can read as missing (404 "no artifact"). Registering is idempotent and reading has no
+    # effect, so both are asked again, a read that still finds nothing only briefly.
+    attempts = 3 if method == "GET" else _ATTEMPTS
+    for attempt in range(attempts):
         try:
             response = requests.request(method, f"{url()}{path}", json=body, headers=_HEADERS, timeout=_TIMEOUT)
         except requests.RequestException as exc:
             raise RegistryError(f"the schema registry at {url()} did not answer ({exc.__class__.__name__}); "
                                 f"start the stack with `labs stack up`") from None
-        transient = response.status_code >= 500 or (method == "POST" and response.status_code == 404)
-        if not transient or attempt == _ATTEMPTS - 1:
+        if not _transient(method, response) or attempt == attempts - 1:
             break
-        time.sleep(0.1 * 2 ** attempt)
+        time.sleep(0.05 * 2 ** attempt)
     if response.status_code == 409:
         raise IncompatibleSchemaError(response.json().get("message", response.text))
     if response.status_code not in ok:
@@ -115,22 +126,22 @@ def delete_subject(subject: str) -> None:
 
 def verdict(scratch_subject: str, history: Sequence, candidate, level: str) -> tuple[bool, str]:
     """Would the registry accept ``candidate`` as the next version of a subject holding ``history``
-    (oldest first) under ``level``? Asked for real: the history is registered under
-    ``scratch_subject`` (emptied first and deleted after), then the candidate. Returns
-    ``(accepted, the registry's reason when refused)``."""
+    (oldest first) under ``level``? Asked for real: the history is registered under a new subject
+    named after ``scratch_subject`` (deleted after), then the candidate. Returns ``(accepted, the
+    registry's reason when refused)``."""
     if not history:
         return True, ""  # a subject's first version is always accepted
-    delete_subject(scratch_subject)
+    scratch = f"{scratch_subject}-{uuid.uuid4().hex[:8]}"  # new, so nothing to delete first
     try:
-        register(scratch_subject, history[0])  # the subject exists from here: it can have a level
-        set_compatibility(scratch_subject, "NONE")
+        register(scratch, history[0])  # the subject exists from here: it can have a level
+        set_compatibility(scratch, "NONE")
         for old in history[1:]:
-            register(scratch_subject, old)
-        set_compatibility(scratch_subject, level)
+            register(scratch, old)
+        set_compatibility(scratch, level)
         try:
-            register(scratch_subject, candidate)
+            register(scratch, candidate)
         except IncompatibleSchemaError as exc:
             return False, str(exc)
         return True, ""
     finally:
-        delete_subject(scratch_subject)
+        delete_subject(scratch)
