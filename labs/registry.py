@@ -75,9 +75,10 @@ def _call(method: str, path: str, body: dict | None = None, ok: tuple[int, ...] 
     return response.json() if response.content else None
 
 
-def subjects(prefix: str = "") -> list[str]:
-    """Subjects whose name starts with ``prefix``."""
-    return sorted(s for s in _call("GET", "/subjects") if s.startswith(prefix))
+def subjects(prefix: str = "", deleted: bool = False) -> list[str]:
+    """Subjects whose name starts with ``prefix`` (``deleted``: also the soft-deleted ones)."""
+    listed = _call("GET", "/subjects?deleted=true" if deleted else "/subjects")
+    return sorted(s for s in listed if s.startswith(prefix))
 
 
 def register(subject: str, schema, schema_type: str = "AVRO") -> int:
@@ -118,17 +119,20 @@ def compatibility(subject: str) -> str:
         return _call("GET", "/config")["compatibilityLevel"]
 
 
-def delete_subject(subject: str) -> None:
-    """Delete a subject and all its versions for good (soft, then permanent, as the API asks)."""
-    for suffix in ("", "?permanent=true"):
-        _call("DELETE", f"/subjects/{subject}{suffix}", ok=(200, 404))
+def delete_subject(subject: str, permanent: bool = True) -> None:
+    """Delete a subject: hide it and its versions (soft), then, when ``permanent``, remove them for good.
+    A soft delete keeps the schema texts: only a permanent one makes the registry collect the texts no
+    version uses any more, which races with another run registering the same text (see ``_call``)."""
+    _call("DELETE", f"/subjects/{subject}", ok=(200, 404))
+    if permanent:
+        _call("DELETE", f"/subjects/{subject}?permanent=true", ok=(200, 404))
 
 
 def verdict(scratch_subject: str, history: Sequence, candidate, level: str) -> tuple[bool, str]:
     """Would the registry accept ``candidate`` as the next version of a subject holding ``history``
     (oldest first) under ``level``? Asked for real: the history is registered under a new subject
-    named after ``scratch_subject`` (deleted after), then the candidate. Returns ``(accepted, the
-    registry's reason when refused)``."""
+    named after ``scratch_subject`` (soft-deleted after, removed for good with the run's other subjects by
+    ``run.clean()``), then the candidate. Returns ``(accepted, the registry's reason when refused)``."""
     if not history:
         return True, ""  # a subject's first version is always accepted
     scratch = f"{scratch_subject}-{uuid.uuid4().hex[:8]}"  # new, so nothing to delete first
@@ -144,4 +148,4 @@ def verdict(scratch_subject: str, history: Sequence, candidate, level: str) -> t
             return False, str(exc)
         return True, ""
     finally:
-        delete_subject(scratch)
+        delete_subject(scratch, permanent=False)

@@ -90,9 +90,12 @@ def sweep(run: str | None = None) -> Swept:
         try:
             from labs import registry
 
-            out.subjects = [s for s in registry.subjects() if match(s)]
+            # a run's subjects are soft-deleted (hidden, their schema texts kept): removing texts for good
+            # while other runs register the same texts fails their registrations (see labs.registry);
+            # `labs sweep --all`, run when no notebook runs, removes every run's subjects for good
+            out.subjects = [s for s in registry.subjects(deleted=run is None) if match(s)]
             for subject in out.subjects:
-                registry.delete_subject(subject)
+                registry.delete_subject(subject, permanent=run is None)
             still = [s for s in registry.subjects() if match(s)]
             if still:
                 out.errors.append(f"registry: subjects still there after deletion: {', '.join(still)}")

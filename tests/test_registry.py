@@ -94,6 +94,17 @@ def test_a_runs_subjects_go_with_the_run():
         assert swept.subjects == [mine] and not swept.errors
         assert registry.subjects(prefix=run.prefix) == []
         assert registry.subjects(prefix=other.prefix) == [theirs]
+        # hidden, its schema texts kept until a sweep of every run removes it for good
+        assert registry.subjects(prefix=run.prefix, deleted=True) == [mine]
+        assert json.loads(registry.schema_by_id(registry.register(theirs, V1)))["fields"] == V1["fields"]
     finally:
         registry.delete_subject(mine)
         registry.delete_subject(theirs)
+
+
+def test_a_permanent_delete_removes_the_soft_deleted_subject_too(subject):
+    registry.register(subject, V1)
+    registry.delete_subject(subject, permanent=False)
+    assert subject not in registry.subjects(prefix=subject) and subject in registry.subjects(subject, deleted=True)
+    registry.delete_subject(subject)
+    assert subject not in registry.subjects(prefix=subject, deleted=True)
