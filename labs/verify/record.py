@@ -106,21 +106,18 @@ def _imported(trees: list[ast.AST], package: str | None) -> set[str]:
 
 def _lazy_package(path: Path) -> bool:
     """A package whose ``__init__`` resolves some names on first use (a module-level ``__getattr__``)."""
-    tree = ast.parse(path.read_text())
     return path.name == "__init__.py" and any(
-        isinstance(node, ast.FunctionDef) and node.name == "__getattr__" for node in tree.body)
+        isinstance(node, ast.FunctionDef) and node.name == "__getattr__" for node in ast.parse(path.read_text()).body)
 
 
 def _lazy_name(root: Path, package: str, attr: str) -> set[str]:
     """The modules behind ``package.attr`` when a lazy package resolves it at run time: asked from the
     package itself when the installed ``labs`` is the one under ``root``, else every module of it."""
     import importlib
-    import sys
 
     folder = root.joinpath(*package.split("."))
     everything = {f"{package}.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__"}
-    labs_module = sys.modules.get("labs") or importlib.import_module("labs")
-    if Path(labs_module.__file__).resolve().parent != (root / "labs").resolve():
+    if Path(importlib.import_module("labs").__file__).resolve().parent != (root / "labs").resolve():
         return everything
     try:
         value = getattr(importlib.import_module(package), attr)  # labs modules have no side effects on import
