@@ -46,6 +46,9 @@ else
   .venv/bin/python -m pip install --progress-bar on -e ".[dev]"
   echo "$KEY" > "$STAMPS/pip"
 fi
+# Airflow's metadata database, migrated once per Airflow version; each run of lab S5 copies it
+.venv/bin/python -c 'from labs import orchestrators; print("  Airflow metadata template:", orchestrators.template())' \
+  || die "Airflow could not migrate its metadata database (see above); run make setup again"
 
 step 3 "JVM components from Maven Central (Kafka, Connect, Debezium, Apicurio, Spark-Kafka)"
 KEY=$(fingerprint jvm/pom.xml jvm/*/pom.xml)

@@ -2,7 +2,7 @@
 
 Student code sees only what a notebook needs, whatever the machine holds around it (another
 clone of the course, a backup, a home folder, a cache): the system folders and the Python
-environment read-only, the ``labs`` package read-only, its own fresh work directory (holding
+environment read-only, the ``labs`` package and the course's cache read-only, its own fresh work directory (holding
 the released assignment's files) read-write, and a private, empty ``/tmp``. It gets its own
 process-id namespace (it sees no other process and nothing of their command lines) and keeps
 the machine's network (the labs talk to the local stack on loopback).
@@ -34,12 +34,14 @@ def _resolved(path: str | Path) -> Path:
 
 def readonly_paths() -> list[Path]:
     """Folders outside the system ones that a notebook run must read: the Python environment
-    (the virtual environment and the interpreter it was made from) and the ``labs`` package,
-    alone (the folder around it, the course checkout, stays out of the view)."""
+    (the virtual environment and the interpreter it was made from), the ``labs`` package, alone
+    (the folder around it, the course checkout, stays out of the view), and the course's cache
+    (``labs.config.cache_dir``: built once, e.g. Airflow's migrated metadata database)."""
     import labs
+    from labs import config
 
     wanted = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent,
-              Path(labs.__file__).parent]
+              Path(labs.__file__).parent, config.cache_dir()]
     if java := os.environ.get("JAVA_HOME"):
         wanted.append(Path(java))
     system = [_resolved(x) for x in SYSTEM if Path(x).exists()]
