@@ -77,6 +77,15 @@ def _jars() -> Check:
                  "make setup" if missing else "")
 
 
+def _airflow() -> Check:
+    """Lab S5 copies Airflow's migrated metadata database for each run (``make setup`` builds it)."""
+    from labs import orchestrators
+
+    ready = orchestrators.template_ready()
+    return Check("airflow metadata template", ready is not None, str(ready) if ready else "not built yet",
+                 "" if ready else "make setup (or the first run of lab S5 builds it, about 15 s)")
+
+
 def _memory() -> Check:
     total = psutil.virtual_memory().total / 2**30
     avail = psutil.virtual_memory().available / 2**30
@@ -119,8 +128,8 @@ def _services() -> list[Check]:
     return out
 
 
-CHECKS: list[Callable[[], Check | list[Check]]] = [_python, _java, _maven, _mariadb, _private_view, _jars, _memory,
-                                                   _disk, _ports, _services]
+CHECKS: list[Callable[[], Check | list[Check]]] = [_python, _java, _maven, _mariadb, _private_view, _jars, _airflow,
+                                                   _memory, _disk, _ports, _services]
 
 
 def run_checks() -> list[Check]:

@@ -48,14 +48,20 @@ def _airflow_settings(home: Path) -> dict[str, str]:
     }
 
 
+def template_ready() -> Path | None:
+    """The template of the installed Airflow when it is built, else None (builds nothing)."""
+    target = config.cache_dir() / "airflow" / f"metadata-{airflow_version()}.db"
+    return target if target.exists() else None
+
+
 def template() -> Path:
     """The migrated, empty metadata database of the installed Airflow, built once (under a lock) in
     the course's cache; ``make setup`` builds it. Where the cache cannot be written (a graded run
     that found none), it is built in a temporary folder, which costs the run about 15 s."""
+    if ready := template_ready():
+        return ready
     folder = config.cache_dir() / "airflow"
     target = folder / f"metadata-{airflow_version()}.db"
-    if target.exists():
-        return target
     try:
         folder.mkdir(parents=True, exist_ok=True)
         lock = open(folder / ".lock", "w")  # noqa: SIM115 (held until the template exists)

@@ -9,7 +9,8 @@ from labs import doctor
 
 def test_all_checks_report(monkeypatch):
     names = [c.name for c in doctor.run_checks()]
-    for expected in ("python", "java", "maven", "mariadb binaries", "stack jars", "memory", "disk"):
+    for expected in ("python", "java", "maven", "mariadb binaries", "stack jars", "airflow metadata template",
+                     "memory", "disk"):
         assert expected in names
 
 
@@ -38,3 +39,10 @@ def test_taken_port_is_flagged_with_its_variable(monkeypatch):
         checks = {c.name: c for c in doctor._ports()}
     bad = checks[f"port {port} (registry)"]
     assert not bad.ok and "LABS_REGISTRY_PORT" in bad.fix
+
+
+def test_missing_airflow_template_names_make_setup(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABS_CACHE_DIR", str(tmp_path / "empty-cache"))
+    check = doctor._airflow()
+    assert not check.ok and "make setup" in check.fix
+    assert not (tmp_path / "empty-cache").exists(), "the doctor only looks; it builds nothing"
