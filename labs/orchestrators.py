@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -132,21 +133,58 @@ def register(*dags) -> None:
     sync_bag_to_db(_Bag(dags), "dags-folder", None)
 
 
-def run_dag(dag, conf: dict | None = None, quiet: bool = True, **test_options):
+def run_dag(dag, conf: dict | None = None, quiet: bool = True, poll: float = 0.05, **test_options):
     """One real run of ``dag`` (registered first), in this process: Airflow's ``dag.test()`` loop
     schedules tasks by their dependencies and trigger rules, retries them after their retry delay,
     calls callbacks and records every task instance. Returns the finished DagRun.
 
-    With ``quiet`` (the default) what Airflow prints (task logs, tracebacks of failed tries) goes to
-    ``<AIRFLOW_HOME>/logs/<dag_id>.log`` instead of the notebook; ``quiet=False`` shows it."""
+    ``dag.test()`` sleeps 1 s whenever a pass finds nothing to run (a retry not yet due, or tasks
+    below a failure being marked upstream_failed, one level a pass); ``poll`` shortens that wait
+    (``None`` keeps Airflow's). Retry delays stay Airflow's own: a task is retried only once its
+    ``next_retry_datetime`` has passed. With ``quiet`` (the default) what Airflow prints (task logs,
+    tracebacks of failed tries) goes to ``<AIRFLOW_HOME>/logs/airflow.log`` instead of the notebook."""
     register(dag)
-    if not quiet:
+    with contextlib.ExitStack() as stack:
+        if quiet:
+            log = _log_stream()
+            stack.enter_context(contextlib.redirect_stdout(log))
+            stack.enter_context(contextlib.redirect_stderr(log))
+            stack.callback(log.flush)
+        if poll is not None:
+            stack.enter_context(_shorter_idle_wait(poll))
         return dag.test(run_conf=conf, **test_options)
+
+
+_LOGS: dict[str, object] = {}
+
+
+def _log_stream():
+    """One log file per Airflow home, kept open: Airflow's loggers keep the stream they first wrote to."""
     folder = Path(os.environ.get("AIRFLOW_HOME", tempfile.gettempdir())) / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{dag.dag_id}.log", "a") as log, \
-            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        return dag.test(run_conf=conf, **test_options)
+    key = str(folder)
+    if key not in _LOGS or _LOGS[key].closed:
+        folder.mkdir(parents=True, exist_ok=True)
+        _LOGS[key] = open(folder / "airflow.log", "a", buffering=1)  # noqa: SIM115 (open as long as the kernel)
+    return _LOGS[key]
+
+
+@contextlib.contextmanager
+def _shorter_idle_wait(seconds: float):
+    """``time.sleep`` called by the ``dag.test()`` loop itself waits at most ``seconds``."""
+    from airflow.sdk.definitions import dag as dag_module
+
+    loop_file = dag_module.__file__
+    real_sleep = time.sleep
+
+    def sleep(duration):
+        caller = sys._getframe(1).f_code.co_filename
+        real_sleep(min(duration, seconds) if caller == loop_file else duration)
+
+    time.sleep = sleep
+    try:
+        yield
+    finally:
+        time.sleep = real_sleep
 
 
 def task_states(dag_run) -> dict[str, str]:

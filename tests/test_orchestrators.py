@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 def scenario(tmp_path, body: str) -> dict:
     """Run ``body`` after a setup like a notebook's; it prints one JSON line, returned here."""
     code = textwrap.dedent("""
-        import datetime as dt, json, os
+        import datetime as dt, json, os, time
         from labs import orchestrators, runs
         run = runs.current("s5")
         home = orchestrators.airflow(run)
@@ -80,9 +80,21 @@ def test_a_dag_defined_in_the_kernel_runs_for_real_with_retries_callbacks_and_ma
             gate >> deploy()
         dag_run = orchestrators.run_dag(dag)
         xcom = dag_run.get_task_instance("total").xcom_pull(task_ids="total")
-        log = (home / "logs" / "t1.log").read_text()
+        with DAG("t1b", schedule=None, start_date=dt.datetime(2026, 1, 1)) as again:
+            @task(retries=1, retry_delay=dt.timedelta(seconds=1))
+            def slow_retry():
+                tries["later"] = tries.get("later", 0) + 1
+                if tries["later"] == 1:
+                    raise RuntimeError("second run's first try")
+            slow_retry()
+        started = time.monotonic()
+        second = orchestrators.task_states(orchestrators.run_dag(again))
+        waited = time.monotonic() - started
+        log = (home / "logs" / "airflow.log").read_text()
         print(json.dumps({"states": orchestrators.task_states(dag_run), "tries": tries["n"], "failed": failed,
-                          "total": xcom, "state": str(dag_run.state), "logged": "always" in log,
+                          "total": xcom, "state": str(dag_run.state),
+                          "logged": "always" in log and "second run's first try" in log,
+                          "second": second, "waited": waited,
                           "db": str(home / "airflow.db"), "db_exists": (home / "airflow.db").exists()}))
     """)
     assert result["states"] == {
@@ -91,7 +103,9 @@ def test_a_dag_defined_in_the_kernel_runs_for_real_with_retries_callbacks_and_ma
         "deploy": "skipped"}
     assert result["tries"] == 2 and result["failed"] == ["broken"] and result["total"] == 14
     assert result["state"] == "failed"
-    assert result["logged"], "a quiet run's task logs go to <AIRFLOW_HOME>/logs/<dag_id>.log"
+    assert result["logged"], "quiet runs' task logs go to <AIRFLOW_HOME>/logs/airflow.log, the second run's too"
+    assert result["second"] == {"slow_retry": "success"}
+    assert result["waited"] >= 1.0, "a shorter idle wait of the loop must not shorten Airflow's retry delay"
     assert result["db_exists"] and str(tmp_path) in result["db"]
 
 
