@@ -129,6 +129,15 @@ def register(*dags) -> None:
         def __init__(self, found):
             self.dags = {dag.dag_id: dag for dag in found}
 
+    folder = Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or tempfile.gettempdir())
+    for dag in dags:
+        if not (dag.fileloc and os.path.isfile(dag.fileloc)):  # a notebook cell has no file Airflow can read
+            stand_in = folder / f"{dag.dag_id}.py"
+            stand_in.write_text(f"# DAG {dag.dag_id!r} is defined in a notebook cell; Airflow keeps this file "
+                                "as its source.\n")
+            dag.fileloc = str(stand_in)
+        if getattr(dag, "relative_fileloc", None) is None:  # what Airflow's listeners name the file by
+            dag.relative_fileloc = Path(dag.fileloc).name
     DagBundlesManager().sync_bundles_to_db()
     sync_bag_to_db(_Bag(dags), "dags-folder", None)
 
@@ -143,13 +152,13 @@ def run_dag(dag, conf: dict | None = None, quiet: bool = True, poll: float = 0.0
     (``None`` keeps Airflow's). Retry delays stay Airflow's own: a task is retried only once its
     ``next_retry_datetime`` has passed. With ``quiet`` (the default) what Airflow prints (task logs,
     tracebacks of failed tries) goes to ``<AIRFLOW_HOME>/logs/airflow.log`` instead of the notebook."""
-    register(dag)
     with contextlib.ExitStack() as stack:
         if quiet:
             log = _log_stream()
             stack.enter_context(contextlib.redirect_stdout(log))
             stack.enter_context(contextlib.redirect_stderr(log))
             stack.callback(log.flush)
+        register(dag)
         if poll is not None:
             stack.enter_context(_shorter_idle_wait(poll))
         return dag.test(run_conf=conf, **test_options)
