@@ -57,12 +57,6 @@ def work_dir() -> Path:
     return Path(_env("LABS_WORK_DIR", str(var_dir() / "work"))).resolve()
 
 
-def cache_dir() -> Path:
-    """What the course builds once and graded runs only read (``LABS_CACHE_DIR``): nothing in it
-    comes from a lab's source, so the private view of a graded notebook shows it read-only."""
-    return Path(_env("LABS_CACHE_DIR", str(var_dir() / "cache"))).resolve()
-
-
 def log_dir() -> Path:
     """One folder with every service's log (``LABS_LOG_DIR``)."""
     return Path(_env("LABS_LOG_DIR", str(var_dir() / "logs"))).resolve()

@@ -28,7 +28,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from labs import config
+from labs import cache
 from labs.errors import LabsError
 
 
@@ -51,7 +51,7 @@ def _airflow_settings(home: Path) -> dict[str, str]:
 
 def template_ready() -> Path | None:
     """The template of the installed Airflow when it is built, else None (builds nothing)."""
-    target = config.cache_dir() / "airflow" / f"metadata-{airflow_version()}.db"
+    target = cache.folder() / "airflow" / f"metadata-{airflow_version()}.db"
     return target if target.exists() else None
 
 
@@ -61,7 +61,7 @@ def template() -> Path:
     that found none), it is built in a temporary folder, which costs the run about 15 s."""
     if ready := template_ready():
         return ready
-    folder = config.cache_dir() / "airflow"
+    folder = cache.folder() / "airflow"
     target = folder / f"metadata-{airflow_version()}.db"
     try:
         folder.mkdir(parents=True, exist_ok=True)

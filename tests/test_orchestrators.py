@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from labs import config, orchestrators
+from labs import cache, orchestrators
 from labs.grading import view
 
 pytestmark = pytest.mark.slow
@@ -41,8 +41,8 @@ def test_template_is_built_once_and_reused():
     assert first.exists() and first.stat().st_size > 100_000
     assert orchestrators.template() == first
     assert orchestrators.airflow_version() in first.name
-    assert config.cache_dir() in first.parents
-    assert config.cache_dir() in view.readonly_paths(), "graded runs must see the template, read-only"
+    assert cache.folder() in first.parents
+    assert cache.folder() in view.readonly_paths(), "graded runs must see the template, read-only"
 
 
 def test_a_dag_defined_in_the_kernel_runs_for_real_with_retries_callbacks_and_mapping(tmp_path):

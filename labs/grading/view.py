@@ -36,12 +36,12 @@ def readonly_paths() -> list[Path]:
     """Folders outside the system ones that a notebook run must read: the Python environment
     (the virtual environment and the interpreter it was made from), the ``labs`` package, alone
     (the folder around it, the course checkout, stays out of the view), and the course's cache
-    (``labs.config.cache_dir``: built once, e.g. Airflow's migrated metadata database)."""
+    (``labs.cache``: built once, e.g. Airflow's migrated metadata database)."""
     import labs
-    from labs import config
+    from labs import cache
 
     wanted = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent,
-              Path(labs.__file__).parent, config.cache_dir()]
+              Path(labs.__file__).parent, cache.folder()]
     if java := os.environ.get("JAVA_HOME"):
         wanted.append(Path(java))
     system = [_resolved(x) for x in SYSTEM if Path(x).exists()]
