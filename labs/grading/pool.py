@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 from labs import runs
 
@@ -97,20 +98,38 @@ def preload_modules(notebooks) -> list[str]:
     Only modules this environment has, in a stable order. A kernel never holds a module its own
     notebook does not import: in a batch of several labs another lab's engines would take
     address space that the notebook's memory limit counts."""
-    import importlib.util
-
     imported = [_imports(nb) for nb in notebooks]
     common = set.intersection(*map(set, imported)) if imported else set()
     out: list[str] = []
     for name in (imported[0] if imported else []):
-        try:
-            if name in out or name not in common or importlib.util.find_spec(name) is None:
-                continue
-        except (ImportError, ValueError):  # a parent that is no package: `from x import function`
+        if name in out or name not in common or not _installed(name):
             continue
         out.append(name)
-        out += [m for m in WARM_IMPORTS.get(name, ()) if m not in out and importlib.util.find_spec(m)]
+        out += [m for m in WARM_IMPORTS.get(name, ()) if m not in out and _installed(m)]
     return out
+
+
+def _installed(name: str) -> bool:
+    """Whether module ``name`` exists here, found on disk without importing anything: asking
+    ``importlib`` about ``a.b`` imports ``a``, and some packages (Airflow) configure the process that
+    imports them (its logging, a home folder)."""
+    import importlib.util
+
+    top, *rest = name.split(".")
+    try:
+        spec = importlib.util.find_spec(top)  # a top-level name: only looked up, never imported
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    if not rest:
+        return True
+    for base in spec.submodule_search_locations or []:
+        path = Path(base, *rest)
+        if path.with_suffix(".py").is_file() or (path / "__init__.py").is_file() \
+                or any(path.parent.glob(f"{path.name}.*.so")):
+            return True
+    return False
 
 
 def _imports(nb) -> list[str]:

@@ -100,8 +100,27 @@ def test_the_modules_worth_preloading_are_the_notebooks_imports_and_what_they_im
     assert "collections" in got and "collections.Counter" not in got  # a class, not a module
     assert "not_a_module_anywhere" not in got and len(got) == len(set(got))
     other = new_notebook(cells=[new_code_cell("import json\nimport duckdb")])
+    assert "numpy.linalg" not in got
     both = pool.preload_modules([nb, other])   # a batch of two labs: only what both import
     assert both == ["json"], both
+
+
+def test_choosing_what_to_preload_imports_nothing_in_the_grader():
+    """Airflow configures the process that imports it (logging, a home folder): finding out that
+    `airflow.sdk` exists must not import `airflow` in the grader."""
+    import subprocess
+    import sys
+
+    code = ("import sys, nbformat\n"
+            "from nbformat.v4 import new_code_cell, new_notebook\n"
+            "from labs.grading import pool\n"
+            "nb = new_notebook(cells=[new_code_cell('import dagster as dg\\nfrom airflow.sdk import DAG, task\\n"
+            "from sklearn.linear_model import LogisticRegression')])\n"
+            "got = pool.preload_modules([nb])\n"
+            "print(got, sorted(m for m in ('airflow', 'dagster', 'sklearn') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "['dagster', 'airflow.sdk', 'sklearn.linear_model'] []", done.stdout
 
 
 def test_workers_auto_is_one_per_core_unless_memory_is_short():
