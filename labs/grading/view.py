@@ -2,8 +2,8 @@
 
 Student code sees only what a notebook needs, whatever the machine holds around it (another
 clone of the course, a backup, a home folder, a cache): the system folders and the Python
-environment read-only, the ``labs`` package and the course's cache read-only, its own fresh work directory (holding
-the released assignment's files) read-write, and a private, empty ``/tmp``. It gets its own
+environment read-only, the ``labs`` package and the course's cache read-only, its own fresh work
+directory (holding the released assignment's files) read-write, and a private, empty ``/tmp``. It gets its own
 process-id namespace (it sees no other process and nothing of their command lines) and keeps
 the machine's network (the labs talk to the local stack on loopback).
 
