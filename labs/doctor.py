@@ -86,6 +86,15 @@ def _airflow() -> Check:
                  "" if ready else "make setup (or the first run of lab S5 builds it, about 15 s)")
 
 
+def _toxiproxy() -> Check:
+    """Lab S6 starts a toxiproxy server per run (``make setup`` builds it with Go)."""
+    from labs import private
+
+    built = private.toxiproxy_binary()
+    ok = built.is_file()
+    return Check("toxiproxy", ok, str(built) if ok else "not built yet", "" if ok else private.TOXIPROXY_HINT)
+
+
 def _memory() -> Check:
     total = psutil.virtual_memory().total / 2**30
     avail = psutil.virtual_memory().available / 2**30
@@ -129,7 +138,7 @@ def _services() -> list[Check]:
 
 
 CHECKS: list[Callable[[], Check | list[Check]]] = [_python, _java, _maven, _mariadb, _private_view, _jars, _airflow,
-                                                   _memory, _disk, _ports, _services]
+                                                   _toxiproxy, _memory, _disk, _ports, _services]
 
 
 def run_checks() -> list[Check]:

@@ -5,6 +5,7 @@
 #   3. MariaDB's server binaries (apt, when missing and we are root)
 #   4. bubblewrap, the private filesystem view of graded notebooks (apt, when missing and we are root)
 #   5. Chromium, the browser the browser tests drive (apt, when missing and we are root; tests only)
+#   6. toxiproxy's server, the fault injector of lab S6 (built with Go from the Go module proxy)
 # Every step is skipped when its inputs did not change since it last succeeded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ ROOT=$PWD
 STAMPS=var/setup
 mkdir -p "$STAMPS"
 PY=${PYTHON:-python3}
-step() { printf '\n[%s/6] %s\n' "$1" "$2"; }
+step() { printf '\n[%s/7] %s\n' "$1" "$2"; }
 die() { printf '\nsetup: %s\n' "$*" >&2; exit 1; }
 fingerprint() { cat "$@" | sha256sum | cut -c1-16; }
 fresh() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
@@ -89,6 +90,23 @@ elif apt_install "only the browser tests use it" chromium; then
 else
   echo "  Chromium is missing: the browser tests (pytest -m browser) will fail until you install it"
   echo "  (sudo apt-get install -y chromium; macOS: brew install --cask chromium)"
+fi
+
+step 7 "toxiproxy (the fault injector each run of lab S6 starts for itself)"
+TOXIPROXY=v2.12.0
+TOXIPROXY_BIN=var/cache/bin/toxiproxy-server
+GO=$(command -v go || ls /usr/local/go/bin/go /usr/lib/go/bin/go 2>/dev/null | head -1 || true)
+if fresh toxiproxy "$TOXIPROXY" && [ -x "$TOXIPROXY_BIN" ]; then
+  echo "  up to date ($TOXIPROXY_BIN)"
+else
+  if [ -z "$GO" ] && apt_install "to build toxiproxy's server" golang-go; then GO=$(command -v go); fi
+  [ -n "$GO" ] || die "Go is missing; toxiproxy's server is built with it: sudo apt-get install -y golang-go (macOS: brew install go), then make setup again"
+  mkdir -p var/cache/bin var/cache/go-build
+  GOBIN="$ROOT/var/cache/go-build" GOFLAGS=-mod=mod "$GO" install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY" \
+    || die "Go could not build toxiproxy $TOXIPROXY (see above); check your network or GOPROXY, then make setup again"
+  mv -f var/cache/go-build/server "$TOXIPROXY_BIN" && rmdir var/cache/go-build
+  echo "$TOXIPROXY" > "$STAMPS/toxiproxy"
+  echo "  built $TOXIPROXY_BIN ($("$TOXIPROXY_BIN" -version 2>&1 | head -1))"
 fi
 
 printf '\nsetup done. Next: make stack-up (or make lab / make test / make grade)\n'
