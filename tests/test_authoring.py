@@ -60,7 +60,7 @@ def test_each_broken_rule_is_named(c2):
         nb.cells.insert(0, nbformat.v4.new_markdown_cell("# Preface"))
 
     expected = {rename_test: "graded test cell 'offsets_check'", long_given: "locked cell 'c2_4_given' has 140 lines",
-                points: "points add up to 26", own_cleanup: "one-line cleanup cell: run.clean()",
+                points: "points add up to 26", own_cleanup: "ends with the cleanup cell: run.clean()",
                 shadow_run: "rebinds ['run']", hidden_in_given: "'c2_data' has hidden tests",
                 no_title: "first cell must be the markdown cell 'title'"}
     for change, words in expected.items():

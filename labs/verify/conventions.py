@@ -123,6 +123,15 @@ def _points(nb, assignment: str, p: str) -> list[str]:
     return out
 
 
+
+# the cleanup cell of a lab on the stack: its code lines, comments and a trailing ';' ignored
+CLEANUPS = (["run.clean()"], ["private.stop_all(run)", "run.clean()"])
+
+
+def _cleanup_lines(source: str) -> list[str]:
+    lines = (line.split("#")[0].strip().rstrip(";").strip() for line in source.splitlines())
+    return [line for line in lines if line]
+
 def _run_names(nb, p: str) -> list[str]:
     out = []
     imports = set()
@@ -138,8 +147,9 @@ def _run_names(nb, p: str) -> list[str]:
     setup, cleanup = cells.get("setup"), cells.get("cleanup")
     if setup is None or f'runs.current("{p}")' not in setup.source:
         out.append(f'a lab on the stack starts its run in setup: run = runs.current("{p}")')
-    if cleanup is None or cleanup.source.split("#")[0].strip() != "run.clean()":
-        out.append("a lab on the stack ends with the one-line cleanup cell: run.clean()")
+    if cleanup is None or _cleanup_lines(cleanup.source) not in CLEANUPS:
+        out.append("a lab on the stack ends with the cleanup cell: run.clean() "
+                   "(after private.stop_all(run) when it starts its own servers)")
     for c in nb.cells:
         if c.cell_type != "code" or name(c) == "setup":
             continue
