@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,6 +51,19 @@ def free_port() -> int:
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _spawn(argv: list[str], out) -> subprocess.Popen:
+    """Start ``argv`` so that it dies with this process. util-linux's ``setpriv`` sets the parent-death
+    signal and execs the program, so Python needs no code between fork and exec: it then starts the
+    child without running other libraries' fork handlers (gRPC's, in a kernel with a Spark Connect
+    session, made a forked child fail now and then)."""
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        return subprocess.Popen([setpriv, "--pdeathsig", "KILL", *argv], stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent)
 
 
 class _Process:
@@ -83,8 +97,7 @@ class _Process:
         if self.alive:
             return self
         with open(self.log, "ab") as out:
-            self._popen = subprocess.Popen(self.argv(), stdout=out, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+            self._popen = _spawn(self.argv(), out)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._popen.poll() is not None:
@@ -297,7 +310,7 @@ class MariaDB(_Process):
             return
         done = subprocess.run([binary("mariadb-install-db"), f"--defaults-file={self.cnf}",
                                "--auth-root-authentication-method=normal", "--skip-test-db"],
-                              capture_output=True, text=True, preexec_fn=_die_with_parent)
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if done.returncode:
             raise LabsError(f"mariadb-install-db failed for {self.name!r}:\n{done.stderr[-2000:]}")
 
