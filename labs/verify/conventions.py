@@ -82,6 +82,9 @@ def _regions(nb) -> list[str]:
         n, m = name(c), notebook.meta(c)
         if "BEGIN SOLUTION" in c.source and not m.get("solution"):
             out.append(f"cell {n!r} has a solution region but is not a solution cell")
+        if m.get("solution") and c.cell_type == "code" and "BEGIN SOLUTION" not in c.source:
+            out.append(f"solution cell {n!r} has no ### BEGIN SOLUTION region (the release would replace the whole "
+                       "cell); lock it if it is given code")
         if "BEGIN HIDDEN TESTS" in c.source and not (m.get("grade") and not m.get("solution")):
             out.append(f"cell {n!r} has hidden tests but is not a graded test cell")
         if c.cell_type == "code" and m.get("grade") and not m.get("solution"):
