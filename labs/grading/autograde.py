@@ -43,7 +43,9 @@ STATUSES = tuple(STATUS_ORDER)
 SUSPICIOUS = [
     (re.compile(r"input_transformers|ast_transformers|\.run_cell\b|set_custom_exc|events\.register"),
      "changes how IPython runs cells"),
-    (re.compile(r"\bbuiltins\b|__builtins__"), "changes Python builtins"),
+    # the module, not the word: an error record's type reads "builtins.KeyError"
+    (re.compile(r"\bimport\s+builtins\b|\bfrom\s+builtins\s+import\b|__builtins__|__import__\(\s*['\"]builtins"),
+     "changes Python builtins"),
     (re.compile(r"\b(testing|unittest|pytest)\s*\.\s*\w+\s*=(?!=)"), "replaces a testing helper"),
     (re.compile(r"\bassert_\w+\s*=(?!=)|AssertionError\s*=(?!=)"), "replaces an assertion helper"),
     (re.compile(r"sys\.settrace|sys\.setprofile|sys\.modules\s*\["), "changes the interpreter state"),
