@@ -221,7 +221,8 @@ class Toxiproxy(_Process):
             with urllib.request.urlopen(request, timeout=timeout_s) as answer:
                 text = answer.read().decode()
         except urllib.error.HTTPError as e:
-            raise LabsError(f"toxiproxy {method} {path}: HTTP {e.code}: {e.read().decode(errors='replace').strip()}") from None
+            said = e.read().decode(errors="replace").strip()
+            raise LabsError(f"toxiproxy {method} {path}: HTTP {e.code}: {said}") from None
         if not text:
             return None
         try:
