@@ -33,7 +33,6 @@ from pathlib import Path
 from labs import cache, config
 from labs.errors import LabsError
 
-TOXIPROXY_VERSION = "v2.12.0"
 TOXIPROXY_HINT = "run `make setup` (it builds toxiproxy's server with Go into var/cache/bin)"
 
 
@@ -53,16 +52,17 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _spawn(argv: list[str], out) -> subprocess.Popen:
-    """Start ``argv`` so that it dies with this process. util-linux's ``setpriv`` sets the parent-death
-    signal and execs the program, so Python needs no code between fork and exec: it then starts the
-    child without running other libraries' fork handlers (gRPC's, in a kernel with a Spark Connect
-    session, made a forked child fail now and then)."""
+def spawn(argv: list[str], out=subprocess.DEVNULL, env: dict | None = None) -> subprocess.Popen:
+    """Start ``argv`` so that it dies with this process (``out``: a file for its output and errors).
+    util-linux's ``setpriv`` sets the parent-death signal and execs the program, so Python needs no
+    code between fork and exec: it then starts the child without running other libraries' fork
+    handlers (gRPC's, in a kernel with a Spark Connect session, made a forked child fail now and
+    then)."""
     setpriv = shutil.which("setpriv")
     if setpriv:
         return subprocess.Popen([setpriv, "--pdeathsig", "KILL", *argv], stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-    return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL, env=env)
+    return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                             preexec_fn=_die_with_parent)
 
 
@@ -97,7 +97,7 @@ class _Process:
         if self.alive:
             return self
         with open(self.log, "ab") as out:
-            self._popen = _spawn(self.argv(), out)
+            self._popen = spawn(self.argv(), out)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._popen.poll() is not None:
