@@ -46,6 +46,7 @@ SCHEMAS = {
     "metric": {"timestamp": TS, "orders": "int64"},
     "incidents": {"incident_id": "int64", "start": TS, "end": TS, "drop": "float64", "on_holiday": "bool"},
     "holidays": {"date": TS, "name": "object"},
+    "shopevents": {"seq": "int64", "arrival": TS, "key": "object", "raw": "object", "kind": "object"},
     "timeseries": {"timestamp": TS, "value": "float64", "is_anomaly": "bool", "anomaly_type": "object",
                    "after_drift": "bool"},
 }
@@ -334,6 +335,41 @@ def test_cardtxns_defects_are_labelled_at_their_rates_and_detectable(default):
     assert (clean["defect"] == "").all() and clean["txn_id"].is_unique
     with pytest.raises(ValueError, match="unknown defects"):
         data.generate_cardtxns(defect_rates={"typo": 0.1})
+
+
+def test_shopevents_trouble_is_labelled_at_its_rates(default):
+    import json
+
+    feed = default["shopevents"]["shopevents"]
+    assert feed["arrival"].is_monotonic_increasing and (feed["seq"] == range(len(feed))).all()
+    share = feed["kind"].value_counts(normalize=True)
+    assert 0.015 < share["bad"] < 0.045 and 0.015 < share["duplicate"] < 0.03 and 0.03 < share["late"] < 0.07
+    parsed, broken = [], 0
+    for raw, kind, arrival in zip(feed["raw"], feed["kind"], feed["arrival"], strict=True):
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            assert kind == "bad"
+            broken += 1
+            continue
+        if kind == "bad":
+            continue
+        lag = (arrival - pd.Timestamp(event["ts"])).total_seconds()
+        assert lag > 0 and (kind == "duplicate" or (lag >= 3600) == (kind == "late")), (kind, lag)
+        parsed.append(event)
+    assert broken > 0
+    ids = pd.Series([e["event_id"] for e in parsed])
+    assert ids.duplicated().sum() == (feed["kind"] == "duplicate").sum()
+    by_order = {}
+    for e in parsed:
+        if e["type"] in ("purchase", "correction"):
+            by_order.setdefault(e["order"]["id"], []).append(e)
+    corrected = [v for v in by_order.values() if any(e["type"] == "correction" for e in v)]
+    assert corrected, "some orders are corrected"
+    for versions in corrected:
+        first = min(versions, key=lambda e: e["order"]["version"])
+        assert first["type"] == "purchase" and all(e["ts"] >= first["ts"] for e in versions)
+        assert all(e["order"]["amount"] <= first["order"]["amount"] for e in versions)
 
 
 @pytest.mark.parametrize("drift", ["level", "variance", "both"])

@@ -5,4 +5,5 @@ A new dataset is a new module plus its name here. Only what looks datasets up by
 changes nothing for a lab that uses other datasets.
 """
 
-NAMES = ("clickstream", "ecommerce", "payments", "iot", "rides", "transactions", "timeseries", "cardtxns", "incidents")
+NAMES = ("clickstream", "ecommerce", "payments", "iot", "rides", "transactions", "timeseries", "cardtxns", "incidents",
+         "shopevents")
