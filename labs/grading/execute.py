@@ -123,6 +123,10 @@ def _environment(workdir: Path, account: Account, run_id: str, extra: dict) -> d
         "PYTHONNOUSERSITE": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "MALLOC_ARENA_MAX": "2",
+        # pyarrow's own allocator reserves about 1 GB of address space on first use (Spark Connect's
+        # createDataFrame, toPandas); under the address-space limit that left too little for threads
+        # and DuckDB's buffers. The system allocator reserves only what is used.
+        "ARROW_DEFAULT_MEMORY_POOL": "system",
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
