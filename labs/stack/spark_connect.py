@@ -61,20 +61,6 @@ def common_conf() -> dict[str, str]:
     }
 
 
-# What the shared server keeps of finished work. Its defaults (1,000 SQL executions with their plan
-# metrics, 1,000 jobs and stages, 100 streaming queries) are sized for one long application; here every
-# graded notebook brings its own session and dozens of micro-batches, and a 1 GB heap filled after about
-# fifty C3 notebooks. Nothing reads this history (the UI is off).
-RETENTION = {
-    "spark.sql.ui.retainedExecutions": "50",
-    "spark.ui.retainedJobs": "100",
-    "spark.ui.retainedStages": "100",
-    "spark.ui.retainedTasks": "10000",
-    "spark.sql.streaming.ui.retainedQueries": "20",
-    "spark.sql.streaming.ui.retainedProgressUpdates": "20",
-}
-
-
 class SparkConnect(Service):
     def __init__(self) -> None:
         super().__init__(
@@ -92,7 +78,7 @@ class SparkConnect(Service):
 
     def argv(self) -> list[str]:
         home = spark_home()
-        conf = {**common_conf(), **RETENTION,
+        conf = {**common_conf(),
                 "spark.connect.grpc.binding.address": config.HOST,
                 "spark.connect.grpc.binding.port": str(config.spark_connect_port()),
                 "spark.driver.host": config.HOST,
