@@ -82,6 +82,7 @@ def cmd_grade(args) -> int:
     print(f"gradebook: {course.db_url}")
     print(f"grades:    {csv_path.relative_to(course.root)}")
     print(f"report:    {report_path.relative_to(course.root)}")
+    _hand_grading(course)
     if options.feedback:
         print(f"feedback:  {course.feedback_dir.relative_to(course.root)}/<student>/<assignment>/")
     return 1 if summary.messages else 0
@@ -115,7 +116,17 @@ def cmd_export(args) -> int:
     course = _course()
     csv_path, report_path = export(course)
     print(f"grades: {csv_path.relative_to(course.root)}\nreport: {report_path.relative_to(course.root)}")
+    _hand_grading(course)
     return 0
+
+
+def _hand_grading(course) -> None:
+    from .report import HAND_GRADING, awaiting_hand_grading
+
+    answers, submissions = awaiting_hand_grading(course)
+    if answers:
+        print(f"by hand:   {answers} answer(s) in {submissions} submission(s) wait for a grade (0 until then): "
+              f"{HAND_GRADING}")
 
 
 def cmd_demo(args) -> int:

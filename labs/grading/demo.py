@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -353,7 +354,7 @@ def context(course: Course, assignment: str) -> Context:
     solutions = {}
     for cell in source.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
+        if meta.get("solution") and cell.cell_type in ("code", "markdown"):  # markdown: a written answer
             solutions[meta["grade_id"]] = _strip_delimiters(cell.source)
     return Context(course=course, assignment=assignment, released=released, solutions=solutions,
                    wrong=wrong_answers(course, assignment))
@@ -375,4 +376,18 @@ def write_class(course: Course, assignment: str, variants: list[str] | None = No
         path.write_bytes(VARIANTS[name](ctx))
         (folder / "timestamp.txt").write_text("2024-01-15 12:00:00.000000 UTC\n")
         written[student] = path
+    enrol(course, list(written))
     return written
+
+
+def enrol(course: Course, students: list[str]) -> None:
+    """Put the demo students on the course roster with a name, as an instructor's roster import
+    would (``nbgrader db student import``); the formgrader shows "None, None" for a nameless student."""
+    from nbgrader.api import Gradebook
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(course.db_url, course.course_id) as gb:
+            for student in students:
+                gb.update_or_create_student(student, first_name=student.replace("-", " ").capitalize(),
+                                            last_name="Demo")

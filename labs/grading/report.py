@@ -53,11 +53,12 @@ def tables(course: Course) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
                 for student in students:
                     row = wide[student]
                     sub = submitted.get(student)
-                    scores = {}
+                    scores, by_hand = {}, []
                     if sub is not None:
                         subnb = next((x for x in sub.notebooks if x.name == nb.name), None)
                         if subnb is not None:
                             scores = {g.name: float(g.score) for g in subnb.grades}
+                            by_hand = [g.name for g in subnb.grades if g.needs_manual_grade]
                     run = run_rows.get((assignment.name, student, nb.name))
                     status = run["status"] if run else ("not_submitted" if sub is None else "graded_elsewhere")
                     for gid in order:
@@ -68,13 +69,16 @@ def tables(course: Course) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
                                 "assignment": assignment.name, "notebook": nb.name, "question": gid,
                                 "student": student, "score": scores.get(gid, 0.0), "max_score": max_scores[gid],
                                 "passed": scores.get(gid, 0.0) >= max_scores[gid],
-                                "error": test.get("ename") or ""})
+                                "error": test.get("ename") or "", "awaiting_hand_grading": gid in by_hand})
                     row[f"{prefix}/total"] = sum(scores.get(g, 0.0) for g in order)
                     row[f"{prefix}/status"] = status
+                    # answers graded by hand (a written answer) that nobody has graded yet: they count 0 until then
+                    row[f"{prefix}/awaiting_hand_grading"] = " ".join(g for g in order if g in by_hand)
                     if sub is not None:
                         nb_rows.append({"assignment": assignment.name, "notebook": nb.name, "student": student,
                                         "status": status, "duration": (run or {}).get("duration", 0.0),
                                         "score": row[f"{prefix}/total"], "max_score": sum(max_scores.values()),
+                                        "awaiting_hand_grading": len(by_hand),
                                         "notes": "; ".join((run or {}).get("notes", []))})
         total_max = sum(float(c.max_score) for a in gb.assignments for nb in a.notebooks for c in nb.grade_cells)
     frame = pd.DataFrame(list(wide.values()))
@@ -169,6 +173,9 @@ def write_report(course: Course) -> Path:
     totals = [c for c in frame.columns if c == "student" or c.endswith("/total") or c == "total"]
     students = frame[totals].to_html(index=False, escape=True, classes="sortable") if len(frame) else "<p>none</p>"
     n_students = len(frame)
+    waiting = awaiting_hand_grading(course)
+    by_hand = (f"<p><b>{waiting[0]} answer(s) in {waiting[1]} submission(s) await hand grading</b> and count 0 "
+               f"until graded: {html.escape(HAND_GRADING)}.</p>" if waiting[0] else "")
     mean_total = frame["total"].mean() if n_students and "total" in frame else 0.0
     max_total = frame["max_total"].iloc[0] if n_students and "max_total" in frame else 0.0
     page = f"""<!DOCTYPE html>
@@ -182,6 +189,7 @@ td,th{{border:1px solid #ccc;padding:3px 6px;font-size:90%}} .sortable th{{curso
 <body><h1>Class report: {html.escape(course.course_id)}</h1>
 <p>{n_students} students; mean total {mean_total:.1f} / {max_total:g}.
 Scores come from the gradebook (autograded/gradebook.db); the per-question table is autograded/grades.csv.</p>
+{by_hand}
 {''.join(parts)}
 <h2>Students (click a column to sort)</h2>{students}
 <h2>Submissions that need a look (status other than ok)</h2>{table}
@@ -189,6 +197,18 @@ Scores come from the gradebook (autograded/gradebook.db); the per-question table
     path = course.autograded_dir / "report.html"
     write_atomic(path, page)
     return path
+
+
+HAND_GRADING = "run `make instructor`, then Nbgrader > Formgrader > Manual Grading"
+
+
+def awaiting_hand_grading(course: Course) -> tuple[int, int]:
+    """(answers, submissions) that wait for a grade by hand (nbgrader's ``needs_manual_grade``)."""
+    from nbgrader.api import Grade, Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        rows = gb.db.query(Grade.notebook_id).filter(Grade.needs_manual_grade).all()
+    return len(rows), len({r[0] for r in rows})
 
 
 def export(course: Course) -> tuple[Path, Path]:

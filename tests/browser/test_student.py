@@ -4,6 +4,7 @@ plots that render, and a solved notebook that survives "Restart Kernel and Run A
 
 from __future__ import annotations
 
+import json
 import time
 
 import nbformat
@@ -15,41 +16,58 @@ from .lab import IDLE, Notebook, kernel_is
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.slow]
 
 S1 = "s1_batch_vs_stream"
+C2 = "c2_exactly_once_payments"
+
+
+def _no_delimiters(code: str) -> str:
+    return "\n".join(line for line in code.splitlines() if "### BEGIN SOLUTION" not in line
+                     and "### END SOLUTION" not in line)
 
 
 def solution(lab: str, cell: str) -> str:
     """The source (solved) code of a cell, as the student would type it."""
     nb = nbformat.read(REPO / "source" / lab / f"{lab}.ipynb", as_version=4)
-    code = next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == cell)
-    return "\n".join(line for line in code.splitlines() if "### BEGIN SOLUTION" not in line
-                     and "### END SOLUTION" not in line)
+    return _no_delimiters(next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == cell))
+
+
+def recorded_wrong(lab: str, name: str, cell: str) -> str:
+    """A recorded wrong answer (tests/fixtures/<lab>/wrong_variants.json) for a cell, as typed."""
+    variants = json.loads((REPO / "tests" / "fixtures" / lab / "wrong_variants.json").read_text())
+    found = [v["replace"][cell] for v in variants if v["name"].startswith(name) and cell in v["replace"]]
+    assert found, f"no recorded wrong answer {name!r} for {cell} in {lab}: update this test"
+    return _no_delimiters(found[0])
+
+
+def fix_an_answer(nb: Notebook, lab: str, answer: str, test: str, wrong: str, message: str) -> None:
+    """The stub's test fails with NotImplementedError, a plausible wrong answer with the test's own
+    message, the right answer (typed in) passes."""
+    out = nb.run(test)
+    nb.shot(f"{test} fails on the stub")
+    assert "NotImplementedError" in out, f"the stub's test should fail with NotImplementedError; it shows:\n{out}"
+
+    nb.type_into(answer, wrong)
+    nb.run(answer)
+    out = nb.run(test)
+    nb.shot(f"{test} message on a wrong answer")
+    assert message in out, f"a plausible wrong answer should fail with {message!r}; it shows:\n{out}"
+
+    nb.type_into(answer, solution(lab, answer))
+    nb.run(answer)
+    out = nb.run(test)
+    nb.shot(f"{test} passes")
+    assert not nb.has_traceback(test), f"the solution should pass the visible test:\n{out}"
 
 
 def test_student_runs_s1_cell_by_cell_and_fixes_an_answer(page, student_lab):
     """Stub, then a plausible wrong answer, then the right one, in the first part of S1; then the
     part's Spark measurement and its matplotlib plot, with the UI usable while the stream runs."""
     nb = Notebook(page, student_lab, f"release/{S1}/{S1}.ipynb", artefacts("student-s1")).open()
-
     nb.run_until("s1_1_model")
-    out = nb.run("s1_1_model_test")
-    nb.shot("stub test fails")
-    assert "NotImplementedError" in out, f"the stub's test should fail with NotImplementedError; it shows:\n{out}"
-
     right = solution(S1, "s1_1_model")
     wrong = right.replace("return period_end + job_s - t", "return list(period_end + job_s - t)")
     assert wrong != right, "the solution of s1_1_model changed: update the wrong answer typed by this test"
-    nb.type_into("s1_1_model", wrong)
-    nb.run("s1_1_model")
-    out = nb.run("s1_1_model_test")
-    nb.shot("wrong answer test message")
-    assert "AssertionError: one latency per event, as a numpy array" in out, \
-        f"a list instead of an array should fail with the test's own message; it shows:\n{out}"
-
-    nb.type_into("s1_1_model", right)
-    nb.run("s1_1_model")
-    out = nb.run("s1_1_model_test")
-    nb.shot("right answer passes")
-    assert not nb.has_traceback("s1_1_model_test"), f"the solution should pass the visible test:\n{out}"
+    fix_an_answer(nb, S1, "s1_1_model", "s1_1_model_test", wrong,
+                  "AssertionError: one latency per event, as a numpy array")
 
     # The Spark measurement runs a batch job and a streaming query; the page must stay usable meanwhile.
     nb.type_into("s1_1_measure", solution(S1, "s1_1_measure"))
@@ -101,3 +119,35 @@ def test_solved_notebook_restarts_and_runs_all(page, student_lab, lab):
     assert page.locator(".jp-Notebook .js-plotly-plot").count() >= 1, "no plotly figure in the page"
     page.locator(".jp-Notebook .js-plotly-plot").first.scroll_into_view_if_needed()
     nb.shot("plotly figure")
+    for i in range(page.locator(".jp-Notebook .js-plotly-plot").count()):
+        covered = page.locator(".jp-Notebook .js-plotly-plot").nth(i).evaluate(LEGEND_COVERS)
+        assert not covered, f"plotly figure {i + 1}: its legend covers {covered}"
+
+
+# The parts of a plotly figure its legend covers: the title, the plot area, tick labels or axis titles.
+LEGEND_COVERS = """plot => {
+  const legend = plot.querySelector(".legend");
+  if (!legend) return [];
+  const l = legend.getBoundingClientRect();
+  const parts = plot.querySelectorAll(".gtitle, .nsewdrag, .xtick text, .ytick text, .y2tick text, "
+                                      + ".g-xtitle, .g-ytitle, .g-y2title");
+  return Array.from(parts).filter(e => { const b = e.getBoundingClientRect();
+      return b.width > 0 && l.left < b.right && b.left < l.right && l.top < b.bottom && b.top < l.bottom; })
+    .map(e => (e.getAttribute("class") || "").split(" ")[0] + (e.textContent ? " " + e.textContent : ""));
+}"""
+
+
+def test_student_runs_c2_cell_by_cell_and_fixes_an_answer(page, student_lab):
+    """C2's setup and first part through the UI on the running Kafka and MariaDB: the key and schema
+    test on the stub, on keys taken from the delivery position, and on the right answer; the next
+    test passes once its answer is typed; the closing cell removes what the run created."""
+    nb = Notebook(page, student_lab, f"release/{C2}/{C2}.ipynb", artefacts("student-c2")).open()
+    nb.run_until("c2_1_keys")
+    assert not nb.errors(), f"the setup cells of {C2} left a traceback: {nb.errors()}"
+    wrong = recorded_wrong(C2, "idempotency key from the delivery position", "c2_1_keys")
+    fix_an_answer(nb, C2, "c2_1_keys", "c2_1_schema_test", wrong, "AssertionError: a redelivery must have the same key")
+    out = nb.run("c2_1_dedupe_test")
+    assert not nb.has_traceback("c2_1_dedupe_test"), f"the solution's new_payments should pass its test:\n{out}"
+    out = nb.run("cleanup")
+    nb.shot("cleaned up")
+    assert not nb.has_traceback("cleanup"), out

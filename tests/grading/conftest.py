@@ -39,6 +39,36 @@ def make_course(folder: Path) -> Course:
     return Course.load(folder)
 
 
+WRITTEN = "s0_3_explain"  # the written answer add_written_answer puts in a course copy, graded by hand
+WRITTEN_POINTS = 2
+
+
+def add_written_answer(course: Course, assignment: str = ASSIGNMENT) -> Course:
+    """Give a course copy's assignment a written answer graded by hand (a markdown solution cell
+    with points, after the last test), release it again, and return the reloaded course."""
+    import nbformat
+
+    from labs.grading.release import release
+
+    path = course.source_notebooks(assignment)[0]
+    nb = nbformat.read(path, as_version=4)
+    last_test = max(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")
+                    and not c.metadata.nbgrader.get("solution"))
+    prompt = nbformat.v4.new_markdown_cell("## Q0.4 In your words (graded by hand)\n\nWhy must duplicates be "
+                                           "removed before the window counts are taken?")
+    prompt.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": True,
+                                   "grade_id": f"{WRITTEN}_prompt", "schema_version": 3}
+    answer = nbformat.v4.new_markdown_cell("A redelivered event would be counted twice in its window, "
+                                           "so every count after it would be too high.")
+    answer.metadata["nbgrader"] = {"grade": True, "solution": True, "locked": False, "points": WRITTEN_POINTS,
+                                   "grade_id": WRITTEN, "schema_version": 3}
+    nb.cells[last_test + 1:last_test + 1] = [prompt, answer]
+    nbformat.write(nb, path)
+    course = Course.load(course.root)
+    release(course, [assignment])
+    return course
+
+
 def grade(course: Course, workers: int = 2, assignments=(ASSIGNMENT,), feedback: bool = False,
           **kwargs) -> batch.Summary:
     options = batch.Options(workers=workers, limits=kwargs.pop("limits", LIMITS), progress=False,
