@@ -31,10 +31,9 @@ from pathlib import Path
 
 import nbformat
 
-from labs import runs
 from labs.errors import BadValueError, LabsError
 
-from . import autograde, execute, pool, view
+from . import autograde, execute, pool, spark_sessions, view
 from . import gradebook as gbook
 from .course import Course, cpu_count
 from .files import write_atomic
@@ -47,9 +46,10 @@ GRADER_VERSION = "labs-grade-1"
 class RunHooks:
     """What the batch does around each notebook run: ``provision(run_id)`` gives the run's extra
     environment, ``finish(run_id)`` removes what it left and returns notes for the gradebook.
-    The default works on the course's local stack (labs.runs)."""
-    provision: Callable[[str], dict] = runs.provision
-    finish: Callable[[str], list[str]] = runs.finish
+    The default works on the course's local stack (labs.runs) and gives each run a Spark Connect
+    session that is released when it ends (spark_sessions)."""
+    provision: Callable[[str], dict] = spark_sessions.provision
+    finish: Callable[[str], list[str]] = spark_sessions.finish
 
 
 @dataclass

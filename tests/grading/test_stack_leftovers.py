@@ -4,13 +4,16 @@ nothing else: the grader removes what carries that run's id, and says so in the 
 from __future__ import annotations
 
 import re
+import time
+import uuid
 
 import nbformat
 
-from labs import db
+from labs import config, db
 from labs import kafka as lk
 from labs.grading import demo
 from labs.grading import gradebook as gbook
+from labs.grading.execute import Limits
 
 from .conftest import ASSIGNMENT, grade, make_course
 
@@ -81,3 +84,45 @@ def test_a_run_may_only_touch_its_own_databases(tmp_path, stack):
     assert db.query("SELECT User FROM mysql.user WHERE User = %s", (account,)) == []  # dropped after the run
     run = gbook.runs(course.db_url)[("s0_warmup", "prober", ASSIGNMENT)]
     assert run["status"] == "ok" and any("s0_" in n and "_mine" in n for n in run["notes"]), run
+
+
+STREAM = '''import os as _os, time as _time
+from labs import config as _config, spark as _spark
+_query = (_spark.session().readStream.format("rate").option("rowsPerSecond", 50).load()
+          .selectExpr("CAST(value AS STRING) AS value").writeStream.format("kafka")
+          .option("kafka.bootstrap.servers", _config.kafka_bootstrap()).option("topic", "TOPIC")
+          .option("checkpointLocation", "CHECKPOINT").start())
+while not any(p.numInputRows for p in _query.recentProgress):
+    _time.sleep(0.2)
+_os.kill(_os.getpid(), 9)   # the kernel dies with its query running on the server
+'''
+
+
+def end_offset(topic: str) -> int:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap())
+    try:
+        return sum(consumer.end_offsets([TopicPartition(topic, 0)]).values())
+    finally:
+        consumer.close()
+
+
+def test_a_dead_kernel_s_streaming_query_stops_when_its_run_ends(tmp_path, stack):
+    """A Spark streaming query lives in its Spark Connect session on the server, not in the kernel:
+    the grader releases the run's session when the run ends, which stops the query."""
+    topic = lk.create_topic(f"labs-test-orphan-stream-{uuid.uuid4().hex[:8]}")
+    try:
+        # the checkpoint is the server's, outside the run's folder (which the grader removes)
+        checkpoint = tmp_path / "checkpoint"
+        course = submit(tmp_path / "stream", "streamer",
+                        STREAM.replace("TOPIC", topic).replace("CHECKPOINT", str(checkpoint)))
+        grade(course, limits=Limits(cell_timeout=90, notebook_timeout=120))
+        run = gbook.runs(course.db_url)[(ASSIGNMENT, "streamer", ASSIGNMENT)]
+        assert run["status"] == "kernel_died", run
+        written = end_offset(topic)
+        assert written > 0, "the submission's query never wrote: the test proves nothing"
+        time.sleep(5)
+        assert end_offset(topic) == written, "the dead run's streaming query still writes after the run ended"
+    finally:
+        lk.delete_topics([topic])

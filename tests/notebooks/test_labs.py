@@ -38,8 +38,7 @@ def source_notebook(lab: str):
 def class_grades(stack, tmp_path_factory):
     """(lab, student) -> {grade_id: test row} from one batch grading of every lab, with the run ids
     the batch used and when it ended."""
-    from labs import runs
-    from labs.grading import batch, demo
+    from labs.grading import batch, demo, spark_sessions
     from labs.grading import gradebook as gbook
     from labs.grading.course import Course
     from labs.grading.execute import Limits
@@ -60,11 +59,11 @@ def class_grades(stack, tmp_path_factory):
 
     def provision(run_id: str) -> dict:
         run_ids.append(run_id)
-        return runs.provision(run_id)
+        return spark_sessions.provision(run_id)
 
     def finish(run_id: str) -> list[str]:
         finished.append(run_id)
-        return runs.finish(run_id)
+        return spark_sessions.finish(run_id)
 
     options = batch.Options(workers=2, limits=Limits(cell_timeout=150, notebook_timeout=600), progress=False,
                             feedback=False, hooks=batch.RunHooks(provision=provision, finish=finish))

@@ -1,0 +1,69 @@
+"""The Spark Connect session of a graded run: named by the grader, released by the grader.
+
+A Spark Connect session lives on the server until its client releases it or the server's idle
+timeout (an hour) ends it. Graded kernels are killed, so they never release theirs: every graded
+notebook left a session on the shared server, with its plans, cached data, temporary views and
+any streaming query the notebook did not stop, still running. A class graded within the hour
+filled the server's heap. So the grader hands each run a session id and user of its own, in the
+kernel's ``LABS_SPARK_REMOTE`` (``labs.spark.session()`` and any ``SparkSession.builder.remote``
+on that address use them), and releases that session when the run ends. Releasing a session
+stops its streaming queries. The id is random (a notebook cannot work out another run's), and
+known only to the grader and to the run's own processes.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import warnings
+
+from labs import config, runs
+from labs.stack import clients
+
+_sessions: dict[str, str] = {}  # run id -> the session id it was given
+_lock = threading.Lock()
+
+
+def _address(run_id: str, session: str) -> str:
+    base = config.spark_remote()
+    base = base if "/;" in base else base.rstrip("/") + "/"
+    return f"{base};session_id={session};user_id=labs-run-{run_id}"
+
+
+def remote(run_id: str) -> str:
+    """The Spark Connect address of a graded run: the stack's, with the run's session and user."""
+    with _lock:
+        session = _sessions.setdefault(run_id, str(uuid.uuid4()))
+    return _address(run_id, session)
+
+
+def release(run_id: str) -> list[str]:
+    """Release the run's session on the server (nothing when the run had none, or no server
+    answers); notes for the gradebook when that fails."""
+    with _lock:
+        session = _sessions.pop(run_id, None)
+    if session is None or not clients.spark_connect_answers(timeout=0.5):
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pyspark.sql.connect.client import SparkConnectClient
+
+        client = SparkConnectClient(_address(run_id, session))
+    try:
+        client.release_session()
+    except Exception as exc:  # noqa: BLE001 (a note: the server ends the session after its idle timeout)
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return [f"could not release the run's Spark Connect session ({text[:200]})"]
+    finally:
+        client.close()
+    return []
+
+
+def provision(run_id: str) -> dict:
+    """The run's extra environment: the stack's (``labs.runs.provision``) and its Spark session."""
+    return {**runs.provision(run_id), "LABS_SPARK_REMOTE": remote(run_id)}
+
+
+def finish(run_id: str) -> list[str]:
+    """Release the run's Spark session (stopping its streams), then remove what it left on the stack."""
+    return release(run_id) + runs.finish(run_id)
