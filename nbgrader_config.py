@@ -21,6 +21,12 @@ c.CourseDirectory.feedback_directory = "feedback"
 # The gradebook lives with the grader's output (git-ignored).
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_root, "autograded", "gradebook.db")
 
+# nbgrader's exchange (release_assignment, fetch, submit, collect, and the Assignment List page
+# of JupyterLab) lives in the course's git-ignored var/ instead of /srv/nbgrader/exchange, which
+# a laptop does not have; students of this course get their notebooks from release/ anyway.
+c.Exchange.root = os.path.join(_root, "var", "exchange")
+os.makedirs(c.Exchange.root, exist_ok=True)
+
 # nbgrader writes a log file in the working directory by default; keep it out of the tree.
 c.NbGrader.logfile = os.path.join(_root, "autograded", "nbgrader.log")
 

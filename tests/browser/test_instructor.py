@@ -40,6 +40,12 @@ def test_formgrader_lists_assignments_and_graded_scores(page, graded_course):
     try:
         page.goto(lab.page_url("lab"))
         page.get_by_text("Nbgrader", exact=True).first.click()
+        page.get_by_text("Assignment List", exact=True).first.click()    # nbgrader's student page
+        page.get_by_text("Released assignments", exact=True).first.wait_for()
+        page.get_by_text("There are no assignments to fetch.").first.wait_for()
+        page.screenshot(path=str(shots / "00-assignment-list.png"))
+        assert not page.get_by_text("exchange directory does not exist").count(), "nbgrader's exchange is missing"
+        page.get_by_text("Nbgrader", exact=True).first.click()
         page.get_by_text("Formgrader", exact=True).first.click()
         frame = page.frame_locator("iframe").first
         frame.get_by_text("Manage Assignments").first.wait_for()
