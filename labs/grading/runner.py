@@ -258,8 +258,8 @@ def preload(km, modules: list[str], timeout: float) -> None:
         kc.wait_for_ready(timeout=timeout)
         kc.execute_interactive(PRELOAD.format(modules=list(modules)), silent=True, store_history=False,
                                timeout=timeout)
-    except Exception:  # noqa: BLE001 (preloading only saves time; the notebook runs either way)
-        pass
+    except Exception as exc:  # noqa: BLE001 (preloading only saves time; the notebook runs either way)
+        print(f"preloading skipped: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
     finally:
         kc.stop_channels()
 
@@ -314,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     # jsonschema imports this optional IRI checker when present; building its grammar takes
     # over a second and nbformat never needs it, so the executor starts without it.
     sys.modules.setdefault("rfc3987_syntax", None)
+    # papermill imports pyarrow (and numpy with it) for its HDFS handler, a fifth of its import
+    # time; the executor reads and writes notebooks only in memory. The kernel is another process.
+    sys.modules.setdefault("pyarrow.fs", None)
     result_fd = int(argv[0])
     make_undumpable()
     os.set_inheritable(result_fd, False)  # the kernel, started below, must not inherit it
