@@ -78,7 +78,8 @@ def register(sub) -> None:
     p.add_argument("labs", nargs="*", metavar="LAB",
                    help="(labs) the labs to time (default: all); (grade) grade --submissions of these real labs")
     p.add_argument("--runs", type=int, default=3,
-                   help="repetitions of the Spark session probe (stack), of each lab's solution (stability)")
+                   help="repetitions of the Spark session probe (stack), of each lab's solution (stability), "
+                   "rounds of the three graders (grade)")
     p.add_argument("--no-classic", action="store_true", help="skip the classic local Spark baseline")
     p.add_argument("--submissions", type=int, default=20, help="(grade) submissions to grade")
     p.set_defaults(func=_run)

@@ -1,11 +1,13 @@
-"""``labs bench grade``: ``labs grade`` against serial ``nbgrader autograde`` in one run.
+"""``labs bench grade``: ``labs grade`` against serial ``nbgrader autograde``, round by round.
 
 Both graders grade the same N submissions of a small Spark notebook in two throw-away
 copies of a generated course (the checkout is never touched). The notebook asks for one
 Spark aggregation, so each run pays what every Spark lab pays: a Spark session and a first
 query. nbgrader runs it twice: with the same Spark Connect server (``labs.spark.session()``
 finds it, a pure grader comparison) and with a classic in-process Spark session per
-notebook (what a course without a Spark Connect server pays). Figures only; no pass/fail.
+notebook (what a course without a Spark Connect server pays). The comparison is repeated
+``--runs`` times, the graders in turn, and ratios are taken round by round: the machine is shared
+and one round's figure can be a quarter off. Figures only; no pass/fail.
 """
 
 from __future__ import annotations
@@ -193,35 +195,51 @@ def run_lab(lab: str, n: int) -> int:
     return 0 if ok else 1
 
 
+def _spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):5.2f}  (runs {', '.join(f'{v:.2f}' for v in values)})"
+
+
 def run(args) -> int:
     if getattr(args, "labs", None):
         return max(run_lab(lab, args.submissions) for lab in args.labs)
-    n, workers = args.submissions, cpu_count()
+    n, workers, rounds = args.submissions, cpu_count(), max(1, args.runs)
     with tempfile.TemporaryDirectory(prefix="labs-bench-", dir=config.work_dir()) as tmp:
         root = Path(tmp)
-        print(f"grading {n} submissions of a one-question Spark notebook ({workers} workers for labs grade)")
+        print(f"grading {n} submissions of a one-question Spark notebook ({workers} workers for labs grade), "
+              f"{rounds} round(s) of labs grade, labs grade --no-warm and nbgrader autograde in turn")
         # the first gradings after the server started pay its warm-up (JIT, first plans): not measured
         run_labs(make_course(root / "warm-up", 2 * workers), workers)
-        ours = make_course(root / "labs", n)
-        with PeakRSS() as rss:
-            t_labs, summary = run_labs(ours, workers)
-        print(f"  labs grade                      {t_labs:7.1f} s  ({t_labs / n:5.2f} s per submission, "
-              f"{summary.warm_starts} of {n} runners started ahead, peak RSS {rss.peak / 2**20:.0f} MB)")
-        cold = make_course(root / "cold", n)
-        t_cold, _ = run_labs(cold, workers, warm=False)
-        print(f"  labs grade --no-warm            {t_cold:7.1f} s  ({t_cold / n:5.2f} s per submission)"
-              f"  -> warm runners save {100 * (1 - t_labs / t_cold):.0f} %")
-        theirs = make_course(root / "nbgrader", n)
-        t_nb = run_nbgrader(theirs, "auto")
-        print(f"  nbgrader autograde (Spark Connect) {t_nb:4.1f} s  ({t_nb / n:5.2f} s per submission)"
-              f"  -> labs grade is {t_nb / t_labs:.1f}x faster (like for like)")
-        same = _scores(ours) == _scores(theirs) == _scores(cold)
+        t_labs, t_cold, t_nb, peaks, starts, same = [], [], [], [], [], True
+        for r in range(rounds):
+            ours = make_course(root / f"labs-{r}", n)
+            with PeakRSS() as rss:
+                seconds, summary = run_labs(ours, workers)
+            t_labs.append(seconds)
+            peaks.append(rss.peak)
+            starts.append(summary.warm_starts)
+            cold = make_course(root / f"cold-{r}", n)
+            t_cold.append(run_labs(cold, workers, warm=False)[0])
+            theirs = make_course(root / f"nbgrader-{r}", n)
+            t_nb.append(run_nbgrader(theirs, "auto"))
+            same = same and _scores(ours) == _scores(theirs) == _scores(cold)
+            print(f"  round {r + 1}: labs grade {t_labs[-1]:.1f} s, --no-warm {t_cold[-1]:.1f} s, "
+                  f"nbgrader autograde {t_nb[-1]:.1f} s -> {t_nb[-1] / t_labs[-1]:.2f}x")
+        print(f"  labs grade (s)                     {_spread(t_labs)}; at least {min(starts)} of {n} runners "
+              f"started ahead, peak RSS {max(peaks) / 2**20:.0f} MB")
+        print(f"  labs grade --no-warm (s)           {_spread(t_cold)}")
+        print(f"  nbgrader autograde, Spark Connect  {_spread(t_nb)}")
+        print(f"  per submission: labs grade {statistics.median(t_labs) / n:.2f} s, nbgrader "
+              f"{statistics.median(t_nb) / n:.2f} s")
+        print(f"  like for like, nbgrader / labs grade, round by round: "
+              f"{_spread([b / a for a, b in zip(t_labs, t_nb, strict=True)])}")
+        print(f"  warm runners, --no-warm / labs grade, round by round: "
+              f"{_spread([c / a for a, c in zip(t_labs, t_cold, strict=True)])}")
         print(f"  identical scores: {same} (all {sorted(set(_scores(ours).values()))})")
         if not args.no_classic:
             classic = make_course(root / "classic", n)
             t_cl = run_nbgrader(classic, "classic")
             print(f"  nbgrader autograde (Spark per notebook) {t_cl:5.1f} s  ({t_cl / n:5.2f} s per submission)"
-                  f"  -> labs grade is {t_cl / t_labs:.1f}x faster")
+                  f"  -> labs grade is {t_cl / statistics.median(t_labs):.1f}x faster")
             same = same and _scores(classic) == _scores(ours)
         empty = make_course(root / "empty", 5, empty=True)
         _, summary = run_labs(empty, 1)
