@@ -41,7 +41,7 @@ def test_each_notebook_gets_its_own_kernel_folder_account_and_run(tmp_path):
     provisioned, finished = [], []
     slot = pool.Slot(accounts, LIMITS, provision=lambda rid: provisioned.append(rid) or {},
                      finish=lambda rid: finished.append(rid) or [], more=lambda: True, preload=["colorsys"])
-    outputs, run_ids = [], []
+    outputs, run_ids, logs = [], [], []
     try:
         for label in ("first", "second", "third"):
             runner = slot.take("python3")
@@ -50,6 +50,7 @@ def test_each_notebook_gets_its_own_kernel_folder_account_and_run(tmp_path):
             assert run.finished and not run.deadline_hit, run
             outputs.append(_output(run))
             run_ids.append(runner.run_id)
+            logs.append(run.log_tail)
     finally:
         notes = slot.close()
     assert notes == []
@@ -58,7 +59,7 @@ def test_each_notebook_gets_its_own_kernel_folder_account_and_run(tmp_path):
     assert [line["label"] for line in lines] == ["first", "second", "third"]
     assert all(line["seen"].startswith("False") and "mine.txt" not in line["seen"] for line in lines), lines
     # preloaded modules are imported, without a name or a history entry in the notebook
-    assert [line["preloaded"] for line in lines] == ["True [] 2"] * 3
+    assert [line["preloaded"] for line in lines] == ["True [] 2"] * 3, "runner logs:\n" + "\n---\n".join(logs)
     assert len({line["pid"] for line in lines}) == 3
     assert len({line["cwd"] for line in lines}) == 3  # a fresh folder each time
     assert [line["run"] for line in lines] == run_ids and len(set(run_ids)) == 3
