@@ -1,4 +1,5 @@
-"""``labs bench stack``: cold start, memory and Spark session figures of the local stack.
+"""``labs bench stack``: cold start, memory and Spark session figures of the local stack;
+``labs bench rights``: what the access control of graded runs costs (labs.stack.rights, the gate).
 
 Prints figures, asserts nothing: the machine is shared and noisy, so targets are shown next
 to the measurements. The Spark Connect session time is also shown as a ratio against a
@@ -69,10 +70,90 @@ def bench_stack(runs: int = 3, classic: bool = True) -> dict:
     return figures
 
 
+def _median_ms(action, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def bench_rights(runs: int = 3, messages: int = 50_000) -> dict:
+    """A run's principal made and removed; a client's first answer and a producer's throughput on
+    the plaintext listener against the SASL one (rounds alternate, in this one process); a REST call
+    through the gate against the registry's own port."""
+    import requests
+    from kafka import KafkaAdminClient, KafkaProducer
+
+    from labs import config
+    from labs import kafka as lk
+    from labs.grading.kafka_clients import from_env
+    from labs.runs import new_id
+    from labs.stack import gate, rights
+
+    if not rights.available() or not rights.course_open():
+        raise SystemExit("the stack's broker must be up with the course open: labs stack up")
+    run_id = new_id()
+    topic = lk.create_topic(f"b-{run_id}-bench")
+    grants = []
+    for _ in range(max(5, runs * 3)):
+        other = new_id()
+        t0 = time.perf_counter()
+        rights.grant(other, [f"b-{other}"])
+        rights.revoke(other)
+        grants.append((time.perf_counter() - t0) * 1000)
+    env = rights.grant(run_id, [f"b-{run_id}"])
+    sasl = {"bootstrap_servers": env["LABS_KAFKA_BOOTSTRAP"], **from_env(env).kafka_python()}
+    plain = {"bootstrap_servers": config.kafka_bootstrap()}
+    try:
+        def first_answer(settings):
+            client = KafkaAdminClient(**settings)
+            client.list_topics()
+            client.close()
+
+        connect = {name: _median_ms(lambda s=settings: first_answer(s), runs * 5)
+                   for name, settings in (("plaintext", plain), ("sasl", sasl))}
+        payload = b"x" * 100
+        rates: dict[str, list[float]] = {"plaintext": [], "sasl": []}
+        for _ in range(runs):
+            for name, settings in (("plaintext", plain), ("sasl", sasl)):
+                producer = KafkaProducer(linger_ms=5, batch_size=256 * 1024, **settings)
+                t0 = time.perf_counter()
+                for _ in range(messages):
+                    producer.send(topic, payload)
+                producer.flush()
+                rates[name].append(messages / (time.perf_counter() - t0))
+                producer.close()
+    finally:
+        rights.revoke(run_id)
+        lk.delete_topics([topic])
+    calls = 200
+    through = _median_ms(lambda: requests.get(f"{config.registry_url()}/subjects", timeout=10), calls)
+    direct = _median_ms(lambda: requests.get(f"{gate.internal_registry_url()}/subjects", timeout=10), calls)
+
+    print(f"\na graded run's Kafka principal made and removed (SCRAM user + ACLs): "
+          f"median {statistics.median(grants):.0f} ms of {len(grants)}")
+    print(f"a client's first answer (admin client, list topics), median of {runs * 5}:")
+    print(f"  plaintext {connect['plaintext']:6.1f} ms   SASL/SCRAM {connect['sasl']:6.1f} ms   "
+          f"ratio {connect['sasl'] / connect['plaintext']:.2f}")
+    print(f"producer throughput ({messages} records of 100 bytes, kafka-python), {runs} alternating rounds:")
+    for name in ("plaintext", "sasl"):
+        print(f"  {name:9s} median {statistics.median(rates[name]):9.0f} records/s   runs "
+              f"{', '.join(f'{r:.0f}' for r in rates[name])}")
+    ratio = statistics.median(rates["sasl"]) / statistics.median(rates["plaintext"])
+    print(f"  SASL / plaintext throughput ratio {ratio:.2f}")
+    print(f"registry GET /subjects, median of {calls}: through the gate {through:.2f} ms, on its own port "
+          f"{direct:.2f} ms (the gate adds {through - direct:.2f} ms)")
+    return {"grant_revoke_ms": statistics.median(grants), "connect_ms": connect,
+            "throughput": {k: statistics.median(v) for k, v in rates.items()}, "gate_ms": through, "direct_ms": direct}
+
+
 def register(sub) -> None:
     p = sub.add_parser("bench", help="print performance figures (no pass/fail): `labs bench stack`")
-    p.add_argument("what", choices=["stack", "grade", "labs", "stability"],
-                   help="stack: start time, memory, Spark session; grade: labs grade against serial nbgrader "
+    p.add_argument("what", choices=["stack", "grade", "labs", "stability", "rights"],
+                   help="stack: start time, memory, Spark session; rights: what graded runs' access control "
+                   "costs; grade: labs grade against serial nbgrader "
                    "autograde; labs: each lab's solution and stub run time and slowest cells; stability: "
                    "each lab's solution --runs times, two notebooks at once, passes per test cell")
     p.add_argument("labs", nargs="*", metavar="LAB",
@@ -100,6 +181,9 @@ def _run(args) -> int:
             verify.bench_labs(course.root, labs)
         else:
             verify.stability(course.root, labs, args.runs)
+        return 0
+    if args.what == "rights":
+        bench_rights(args.runs)
         return 0
     bench_stack(args.runs, classic=not args.no_classic)
     return 0

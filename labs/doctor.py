@@ -70,6 +70,41 @@ def _private_view() -> Check:
                  "" if why is None else view.INSTALL_HINT)
 
 
+def _kafka_rights() -> Check:
+    """The broker's admin logs in, and the course is open (or closed by a grader that is running)."""
+    from labs.stack import rights
+
+    if not rights.managed():
+        return Check("kafka rights", True, "external broker: its own rights apply")
+    if not rights.available():
+        return Check("kafka rights", True, "the broker is down (labs stack up starts it)")
+    try:
+        is_open = rights.course_open()
+    except Exception as exc:  # noqa: BLE001 (one line of diagnosis)
+        return Check("kafka rights", False, f"the stack's admin cannot log in ({type(exc).__name__})",
+                     "the broker runs with another admin password than var/kafka/admin.secret: "
+                     "labs stack down kafka && labs stack up")
+    graders = rights.closing_graders()
+    if is_open:
+        return Check("kafka rights", True, "course open (students' clients may do anything); graded runs get "
+                                           "their own principal")
+    if graders:
+        return Check("kafka rights", True, f"course closed while grader pid {', '.join(map(str, graders))} runs")
+    return Check("kafka rights", False, "course closed, and no grader is running",
+                 "labs stack up (it opens the course again)")
+
+
+def _grading_firewall() -> Check:
+    """Graded runs are kept off the internal ports of Connect and the registry (labs.grading.firewall)."""
+    from labs.grading import firewall
+
+    if not sys.platform.startswith("linux"):
+        return Check("grading firewall", True, f"not available on {sys.platform}: labs grade runs without it")
+    why = firewall.problem()
+    return Check("grading firewall", why is None, "iptables works" if why is None else why,
+                 "" if why is None else firewall.INSTALL_HINT)
+
+
 def _jars() -> Check:
     wanted = ["kafka", "plugins/debezium-connector-mariadb", "apicurio", "spark-kafka"]
     missing = [w for w in wanted if not (config.jvm_dir() / w).exists()]
@@ -137,8 +172,9 @@ def _services() -> list[Check]:
     return out
 
 
-CHECKS: list[Callable[[], Check | list[Check]]] = [_python, _java, _maven, _mariadb, _private_view, _jars, _airflow,
-                                                   _toxiproxy, _memory, _disk, _ports, _services]
+CHECKS: list[Callable[[], Check | list[Check]]] = [_python, _java, _maven, _mariadb, _private_view, _grading_firewall,
+                                                   _jars, _airflow, _toxiproxy, _memory, _disk, _ports, _services,
+                                                   _kafka_rights]
 
 
 def run_checks() -> list[Check]:

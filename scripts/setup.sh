@@ -13,7 +13,7 @@ ROOT=$PWD
 STAMPS=var/setup
 mkdir -p "$STAMPS"
 PY=${PYTHON:-python3}
-step() { printf '\n[%s/7] %s\n' "$1" "$2"; }
+step() { printf '\n[%s/8] %s\n' "$1" "$2"; }
 die() { printf '\nsetup: %s\n' "$*" >&2; exit 1; }
 fingerprint() { cat "$@" | sha256sum | cut -c1-16; }
 fresh() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
@@ -82,7 +82,17 @@ else
   echo "  (install it: sudo apt-get install -y bubblewrap; macOS has no equivalent, grading there is for trying out)"
 fi
 
-step 6 "Chromium (the browser tests drive JupyterLab and the grading report in it)"
+step 6 "iptables (keeps graded notebooks off the internal ports behind the gate)"
+if command -v iptables >/dev/null || [ -x /usr/sbin/iptables ]; then
+  echo "  $(command -v iptables || echo /usr/sbin/iptables) found"
+elif apt_install "graded notebooks reach Kafka Connect and the registry only through the gate" iptables; then
+  :
+else
+  echo "  iptables is missing: labs grade will not keep student code off the internal ports of Connect and the registry"
+  echo "  (install it: sudo apt-get install -y iptables; grading outside Linux is for trying out)"
+fi
+
+step 7 "Chromium (the browser tests drive JupyterLab and the grading report in it)"
 if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then
   echo "  $(command -v chromium || command -v chromium-browser || command -v google-chrome) found"
 elif apt_install "only the browser tests use it" chromium; then
@@ -92,7 +102,7 @@ else
   echo "  (sudo apt-get install -y chromium; macOS: brew install --cask chromium)"
 fi
 
-step 7 "toxiproxy (the fault injector each run of lab S6 starts for itself)"
+step 8 "toxiproxy (the fault injector each run of lab S6 starts for itself)"
 TOXIPROXY=v2.12.0
 TOXIPROXY_BIN=var/cache/bin/toxiproxy-server
 GO=$(command -v go || ls /usr/local/go/bin/go /usr/lib/go/bin/go 2>/dev/null | head -1 || true)

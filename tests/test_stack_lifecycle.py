@@ -30,8 +30,9 @@ def free_port() -> int:
 def stack_in(folder):
     """The environment of a private stack in ``folder`` on free ports, and a ``labs`` runner for it."""
     env = {**os.environ, "LABS_VAR_DIR": str(folder / "var"), "LABS_JVM_DIR": str(config.jvm_dir())}
-    for var in ("LABS_KAFKA_PORT", "LABS_KAFKA_CONTROLLER_PORT", "LABS_MARIADB_PORT", "LABS_CONNECT_PORT",
-                "LABS_REGISTRY_PORT", "LABS_SPARK_CONNECT_PORT"):
+    for var in ("LABS_KAFKA_PORT", "LABS_KAFKA_SASL_PORT", "LABS_KAFKA_CONTROLLER_PORT", "LABS_MARIADB_PORT",
+                "LABS_CONNECT_PORT", "LABS_CONNECT_INTERNAL_PORT", "LABS_REGISTRY_PORT", "LABS_REGISTRY_INTERNAL_PORT",
+                "LABS_SPARK_CONNECT_PORT"):
         env[var] = str(free_port())
     for var in ("LABS_KAFKA_BOOTSTRAP", "LABS_MARIADB_DSN", "LABS_CONNECT_URL", "LABS_REGISTRY_URL",
                 "LABS_SPARK_REMOTE", "LABS_WORK_DIR", "LABS_LOG_DIR", "LABS_DATA_DIR"):
@@ -218,7 +219,9 @@ def test_services_expand_dependencies_for_up_and_dependents_for_down():
     from labs.stack import manager
 
     names = lambda svcs: [s.name for s in svcs]  # noqa: E731
-    assert names(manager.services(["connect"])) == ["kafka", "connect"]
+    assert names(manager.services(["connect"])) == ["kafka", "gate", "connect"]
+    assert names(manager.services(["registry"])) == ["gate", "registry"]
+    assert names(manager.services(["gate"], with_dependents=True)) == ["gate", "registry", "connect"]
     assert names(manager.services(["connect"], with_dependents=True)) == ["connect"]
     assert names(manager.services(["kafka"], with_dependents=True)) == ["kafka", "connect"]
     assert names(manager.services(["mariadb"], with_dependents=True)) == ["mariadb"]

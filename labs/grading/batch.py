@@ -32,8 +32,9 @@ from pathlib import Path
 import nbformat
 
 from labs.errors import BadValueError, LabsError
+from labs.stack import rights
 
-from . import autograde, execute, pool, spark_sessions, view
+from . import autograde, execute, firewall, kafka_clients, pool, spark_sessions, view
 from . import gradebook as gbook
 from .course import Course, cpu_count
 from .files import write_atomic
@@ -258,7 +259,18 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
     summary = Summary()
     workers = options.workers or cpu_count()
     started = time.monotonic()
-    with _batch_lock(course), tempfile.TemporaryDirectory(prefix="labs-grade-prep-") as tmp:
+    prefixes = sorted({name.split("_")[0] for name in assignments})
+
+    def provision(run_id: str) -> dict:
+        env = options.hooks.provision(run_id)
+        mine = [f"{tag}-{run_id}" for tag in prefixes]
+        return {**env, **rights.grant(run_id, mine), "LABS_RUN_PREFIXES": ",".join(mine)}
+
+    def finish(run_id: str) -> list[str]:
+        return options.hooks.finish(run_id) + rights.revoke(run_id)
+
+    with (_batch_lock(course), tempfile.TemporaryDirectory(prefix="labs-grade-prep-") as tmp,
+          rights.grading(), kafka_clients.admin_clients()):
         gbook.ensure(course.db_url)
         # two accounts a slot, taking turns (labs.grading.pool)
         accounts = [execute.sandbox_account(n) for n in range(2 * workers)]
@@ -270,6 +282,7 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
                 "(limits and a separate working directory still apply)")
         for account in accounts:
             execute.ensure_python_access(account, log=log)
+        firewall.shut(accounts, log=log)
         private_view = view.decide(options.private_view, accounts[0].uid, accounts[0].gid, log)
         _cleanup_stale(accounts)
         jobs, specs = [], []
@@ -294,8 +307,8 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
 
         slots: queue.Queue = queue.Queue()
         preload = pool.preload_modules(nb for spec in specs for nb in spec.released.values()) if options.warm else []
-        made = [pool.Slot((accounts[2 * n], accounts[2 * n + 1]), options.limits, provision=options.hooks.provision,
-                          finish=options.hooks.finish, private_view=private_view, warm=options.warm, more=more,
+        made = [pool.Slot((accounts[2 * n], accounts[2 * n + 1]), options.limits, provision=provision,
+                          finish=finish, private_view=private_view, warm=options.warm, more=more,
                           preload=preload)
                 for n in range(workers)]
         for slot in made:

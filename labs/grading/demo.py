@@ -284,6 +284,48 @@ def searches_disk(ctx: Context) -> bytes:
     return _nb_bytes(nb)
 
 
+TAMPER_STACK = r"""import requests as _rq
+from kafka import KafkaAdminClient as _KA, KafkaConsumer as _KC, TopicPartition as _TP
+from kafka.admin import NewTopic as _NT
+from labs import config as _config
+from labs.stack import gate as _gate
+
+def _refused(label, reached):
+    try:
+        print(f"{label}: LEAKED" if reached() else f"{label}: blocked (saw nothing)")
+    except Exception as _exc:
+        print(f"{label}: blocked", type(_exc).__name__)
+
+def _connect_configs():  # every connector's configuration, database passwords included
+    _c = _KC(bootstrap_servers=_config.kafka_bootstrap(), enable_auto_commit=False, consumer_timeout_ms=1000)
+    _c.assign([_TP("_labs_connect_configs", 0)])
+    _c.seek(_TP("_labs_connect_configs", 0), 0)
+    return [r for rs in _c.poll(timeout_ms=1000).values() for r in rs]
+
+_refused("kafka: other topics listed", lambda: _KA(bootstrap_servers=_config.kafka_bootstrap()).list_topics())
+_refused("kafka: Connect's stored configurations read", _connect_configs)
+_refused("kafka: topic created outside the run",
+         lambda: _KA(bootstrap_servers=_config.kafka_bootstrap()).create_topics([_NT("not-this-run", 1, 1)]) or True)
+_refused("connect: connectors listed", lambda: _rq.get(f"{_config.connect_url()}/connectors", timeout=5).json())
+_refused("connect: a connector of another run deleted",
+         lambda: _rq.delete(f"{_config.connect_url()}/connectors/c1-00000000-main", timeout=5).status_code != 403)
+_refused("connect: its internal port", lambda: _rq.get(f"{_gate.internal_connect_url()}/connectors", timeout=5))
+_refused("registry: subjects listed", lambda: _rq.get(f"{_config.registry_url()}/subjects", timeout=5).json())
+_refused("registry: every subject's compatibility changed",
+         lambda: _rq.put(f"{_config.registry_url()}/config", json={"compatibility": "NONE"},
+                         timeout=5).status_code != 403)
+_refused("registry: its internal port", lambda: _rq.get(f"{_gate.internal_registry_url()}/subjects", timeout=5))"""
+
+
+def tampers_with_stack(ctx: Context) -> bytes:
+    """Correct answers; also tries to see and change what is not its run's on Kafka, Kafka Connect
+    and the schema registry (other runs' topics and connectors, Connect's stored configurations,
+    the registry's global settings, the services' internal ports)."""
+    nb = ctx.filled()
+    nb.cells.insert(ctx.index_of(nb, ctx.solution_ids()[0]) + 1, _code(TAMPER_STACK))
+    return _nb_bytes(nb)
+
+
 def writes_gradebook(ctx: Context) -> bytes:
     """The released stubs, plus attempts to give itself full marks in the gradebook."""
     nb = copy.deepcopy(ctx.released)
@@ -329,6 +371,7 @@ VARIANTS: dict[str, Callable[[Context], bytes]] = {
     "retyped-test": retyped_test,
     "reads-source": reads_source,
     "searches-disk": searches_disk,
+    "tampers-with-stack": tampers_with_stack,
     "writes-gradebook": writes_gradebook,
     "monkeypatch-asserts": monkeypatch_asserts,
 }

@@ -37,8 +37,9 @@ import nbformat
 
 from labs import runs
 from labs.errors import LabsError
+from labs.stack import gate
 
-from . import view
+from . import kafka_clients, view
 from .limits import Limits, uid_tasks
 
 ACCOUNT_PREFIX = "labs-grader-"
@@ -270,8 +271,15 @@ def prestart(*, account: Account, limits: Limits, kernel_name: str | None = None
         os.chmod(base, 0o711)
         workdir = base / "work"
         workdir.mkdir(mode=0o700)
-        for sub in (".tmp", ".jupyter/runtime", ".ipython", ".matplotlib"):
+        for sub in (".tmp", ".jupyter/runtime", ".ipython/profile_default/startup", ".matplotlib"):
             (workdir / sub).mkdir(parents=True, exist_ok=True)
+        env = _environment(workdir, account, run_id, extra_env or {})
+        creds = kafka_clients.from_env(env)
+        if creds is not None:  # the run's own Kafka principal, for every client of its kernel
+            (workdir / ".ipython/profile_default/startup/00-labs-kafka.py").write_text(kafka_clients.STARTUP)
+        if account.dedicated:  # what the gate lets this account do on Kafka Connect and the registry
+            gate.register(account.uid, run_id, [p for p in env.get("LABS_RUN_PREFIXES", "").split(",") if p],
+                          {"bootstrap": env["LABS_KAFKA_BOOTSTRAP"], "java": creds.java()} if creds else None)
         _chown_tree(workdir, account)
         log_file = open(base / "runner.log", "wb")  # noqa: SIM115 (closed by finish or discard)
         read_fd, write_fd = os.pipe()
@@ -289,7 +297,7 @@ def prestart(*, account: Account, limits: Limits, kernel_name: str | None = None
             proc = subprocess.Popen(
                 [*prefix, sys.executable, "-m", "labs.grading.runner", str(write_fd)],
                 stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir,
-                env=_environment(workdir, account, run_id, extra_env or {}), pass_fds=(write_fd,),
+                env=env, pass_fds=(write_fd,),
                 start_new_session=True, umask=0o077, **kwargs)
         finally:
             os.close(write_fd)
@@ -389,6 +397,8 @@ def _end(warm: Warm, result: RunResult) -> None:
         _remember_descendants(warm.proc.pid, warm.known)
         _kill_tree(warm.proc, warm.known, leader_exits=warm.private_view)
         kill_account(warm.account)
+        if warm.account.dedicated:
+            gate.unregister(warm.account.uid)
         if result.returncode is None:
             try:
                 result.returncode = warm.proc.wait(timeout=10)

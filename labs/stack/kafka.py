@@ -1,8 +1,24 @@
-"""Apache Kafka, one node in KRaft mode (broker and controller in one JVM)."""
+"""Apache Kafka, one node in KRaft mode (broker and controller in one JVM).
+
+Three listeners on loopback:
+
+- ``COURSE`` (``LABS_KAFKA_PORT``, 9092), plaintext: every client of a student working alone, and
+  the one notebooks name. Its clients are ``User:ANONYMOUS``, who may do anything while the course
+  is open and nothing while a class is graded (``labs.stack.rights``).
+- ``RUNS`` (``LABS_KAFKA_SASL_PORT``, 9094), SASL: SCRAM-SHA-256 for the principal of each graded
+  run, PLAIN for the stack's admin (``labs-admin``, the only super user; its password is made once,
+  readable only by the account that runs the stack).
+- ``CONTROLLER`` (``LABS_KAFKA_CONTROLLER_PORT``, 9093), SASL PLAIN as the admin: the broker's own.
+
+The KRaft ``StandardAuthorizer`` decides every request; where no ACL allows, it refuses.
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
+import os
+import secrets
 import subprocess
 import uuid
 from pathlib import Path
@@ -12,6 +28,54 @@ from labs.stack.process import java, jvm_opts, port_open
 from labs.stack.service import Service
 
 CONF = Path(__file__).parent / "conf"
+ADMIN = "labs-admin"
+
+
+def sasl_port() -> int:
+    return config._port("LABS_KAFKA_SASL_PORT", 9094)
+
+
+def sasl_bootstrap() -> str:
+    """The listener where clients authenticate (graded runs, the admin)."""
+    return f"{config.HOST}:{sasl_port()}"
+
+
+def admin_secret_file(var: Path | None = None) -> Path:
+    return (var or config.var_dir()) / "kafka" / "admin.secret"
+
+
+def broker_var_dir() -> Path:
+    """The var folder of the broker answering on the SASL port (see labs.stack.discover)."""
+    return _broker_var_dir(sasl_port(), config.var_dir())
+
+
+@functools.lru_cache(maxsize=8)
+def _broker_var_dir(port: int, default: Path) -> Path:
+    from labs.stack.discover import listener_cmdline
+
+    cmdline = listener_cmdline(port) or []
+    props = [a for a in cmdline if a.endswith("server.properties")] if "kafka.Kafka" in cmdline else []
+    return Path(props[-1]).parent.parent if props else default
+
+
+def admin_password(var: Path | None = None) -> str:
+    """The admin's password, made on first use (a file only the stack's account may read); by
+    default that of the broker that is running."""
+    path = admin_secret_file(var or broker_var_dir())
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(24) + "\n")
+        return path.read_text().strip()
+
+
+def plain_jaas(user: str, password: str, users: dict[str, str] | None = None) -> str:
+    extra = "".join(f' user_{name}="{secret}"' for name, secret in (users or {}).items())
+    return (f'org.apache.kafka.common.security.plain.PlainLoginModule required '
+            f'username="{user}" password="{password}"{extra};')
 
 
 def classpath() -> str:
@@ -23,6 +87,7 @@ class Kafka(Service):
         super().__init__(
             name="kafka",
             ports={config.kafka_port(): "LABS_KAFKA_PORT",
+                   sasl_port(): "LABS_KAFKA_SASL_PORT",
                    config.kafka_controller_port(): "LABS_KAFKA_CONTROLLER_PORT"},
             endpoint=config.kafka_bootstrap(),
             heap_mb=384,
@@ -40,16 +105,29 @@ class Kafka(Service):
         return self.home / "server.properties"
 
     def write_properties(self) -> None:
-        port, cport = config.kafka_port(), config.kafka_controller_port()
+        port, sport, cport = config.kafka_port(), sasl_port(), config.kafka_controller_port()
+        secret = admin_password(config.var_dir())  # this checkout's broker, being started
+        admin_jaas = plain_jaas(ADMIN, secret, {ADMIN: secret})
         lines = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{config.HOST}:{cport}",
-            "listeners": f"PLAINTEXT://{config.HOST}:{port},CONTROLLER://{config.HOST}:{cport}",
-            "advertised.listeners": f"PLAINTEXT://{config.HOST}:{port}",
+            "listeners": f"COURSE://{config.HOST}:{port},RUNS://{config.HOST}:{sport},CONTROLLER://{config.HOST}:{cport}",
+            "advertised.listeners": f"COURSE://{config.HOST}:{port},RUNS://{config.HOST}:{sport}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name": "RUNS",
+            "listener.security.protocol.map": "COURSE:PLAINTEXT,RUNS:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            "sasl.mechanism.inter.broker.protocol": "PLAIN",
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.runs.sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256",
+            "listener.name.runs.plain.sasl.jaas.config": admin_jaas,
+            "listener.name.runs.scram-sha-256.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config": admin_jaas,
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{ADMIN}",
+            "allow.everyone.if.no.acl.found": "false",
             "log.dirs": str(self.home / "data"),
             "num.partitions": "1",
             "offsets.topic.replication.factor": "1",
@@ -68,7 +146,10 @@ class Kafka(Service):
             "num.io.threads": "2",
             "background.threads": "2",
         }
-        self.properties.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+        fd = os.open(self.properties, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the admin's password
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("".join(f"{k}={v}\n" for k, v in lines.items()))
 
     def prepare(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -91,6 +172,12 @@ class Kafka(Service):
 
     def marks(self) -> tuple[str, ...]:
         return ("kafka.Kafka", str(self.properties))
+
+    def after_start(self) -> None:
+        """Open the course (ANONYMOUS may do anything) unless a grader holds it closed."""
+        from labs.stack import rights
+
+        rights.reopen_if_abandoned()
 
     def healthy(self) -> bool:
         from kafka import KafkaAdminClient

@@ -19,14 +19,16 @@ import psutil
 from labs.errors import LabsError
 from labs.stack import process
 from labs.stack.connect import Connect
+from labs.stack.gate import Gate
 from labs.stack.kafka import Kafka
 from labs.stack.mariadb import MariaDB
 from labs.stack.registry import Registry
 from labs.stack.service import Service
 from labs.stack.spark_connect import SparkConnect
 
-ORDER = ("kafka", "mariadb", "registry", "spark-connect", "connect")
-KINDS = {"kafka": Kafka, "connect": Connect, "mariadb": MariaDB, "registry": Registry, "spark-connect": SparkConnect}
+ORDER = ("kafka", "mariadb", "gate", "registry", "spark-connect", "connect")
+KINDS = {"kafka": Kafka, "connect": Connect, "mariadb": MariaDB, "gate": Gate, "registry": Registry,
+         "spark-connect": SparkConnect}
 
 
 class StackError(LabsError):
@@ -134,23 +136,23 @@ def start(svc: Service, log=print) -> Status:
 def up(names: list[str] | None = None, log=print) -> list[Status]:
     """Start the stack (or the named services and what they depend on)."""
     chosen = services(names)
-    first = [s for s in chosen if not s.depends_on]
-    later = [s for s in chosen if s.depends_on]
+    futures: dict = {}
+
+    def start_after_needs(svc: Service) -> Status:
+        for need in svc.depends_on:
+            try:
+                futures[need].result()
+            except LabsError:
+                raise StackError(f"{svc.name}: not started because {need} is not up") from None
+        return start(svc, log)
+
     with ThreadPoolExecutor(max_workers=len(chosen) or 1) as pool:
-        futures = {s.name: pool.submit(start, s, log) for s in first}
-        results = {}
-        errors = []
+        for svc in chosen:  # in ORDER: what a service needs is submitted before it
+            futures[svc.name] = pool.submit(start_after_needs, svc)
+        results, errors = {}, []
         for name, fut in futures.items():
             try:
                 results[name] = fut.result()
-            except LabsError as exc:
-                errors.append(str(exc))
-        for svc in later:
-            if any(d not in results for d in svc.depends_on):
-                errors.append(f"{svc.name}: not started because {', '.join(svc.depends_on)} is not up")
-                continue
-            try:
-                results[svc.name] = start(svc, log)
             except LabsError as exc:
                 errors.append(str(exc))
     if errors:

@@ -13,6 +13,7 @@ import requests
 
 from labs import config
 from labs.errors import LabsError
+from labs.stack.gate import internal_registry_port, internal_registry_url
 from labs.stack.process import java, jvm_opts
 from labs.stack.service import Service
 
@@ -21,11 +22,12 @@ class Registry(Service):
     def __init__(self) -> None:
         super().__init__(
             name="registry",
-            ports={config.registry_port(): "LABS_REGISTRY_PORT"},
+            ports={internal_registry_port(): "LABS_REGISTRY_INTERNAL_PORT"},
             endpoint=config.registry_url(),
             heap_mb=320,
             start_timeout=90,
             external=config.is_external("registry"),
+            depends_on=("gate",),
             needs={config.jvm_dir() / "apicurio": "make setup"},
         )
 
@@ -54,7 +56,7 @@ class Registry(Service):
                 "-Dapicurio.datasource.jdbc.max-size=10",
                 f"-Dapicurio.storage.snapshot.location={self.home}",
                 "-Dquarkus.http.host=" + config.HOST,
-                f"-Dquarkus.http.port={config.registry_port()}",
+                f"-Dquarkus.http.port={internal_registry_port()}",  # behind the gate (labs.stack.gate)
                 "-Dquarkus.log.level=WARN",
                 "-Dquarkus.log.category.\"io.apicurio\".level=INFO",
                 "-Dquarkus.banner.enabled=false",
@@ -67,4 +69,5 @@ class Registry(Service):
         return (self.datasource,)
 
     def healthy(self) -> bool:
-        return requests.get(f"{self.endpoint}/subjects", timeout=3).status_code == 200
+        url = self.endpoint if self.external else internal_registry_url()
+        return requests.get(f"{url}/subjects", timeout=3).status_code == 200

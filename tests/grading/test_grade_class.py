@@ -39,6 +39,7 @@ EXPECTED = {
     "retyped-test": (15, "tampered", (5, 5, 5)),
     "reads-source": (15, "ok", (5, 5, 5)),
     "searches-disk": (15, "ok", (5, 5, 5)),
+    "tampers-with-stack": (15, "ok", (5, 5, 5)),
     "writes-gradebook": (0, "ok", (0, 0, 0)),
     "monkeypatch-asserts": (0, "ok", (0, 0, 0)),
 }
@@ -117,6 +118,23 @@ def test_a_submission_searching_the_whole_disk_finds_no_clone_of_the_course(grad
     assert str(clone) not in out and str(course.root) not in out
     page = (course.feedback_dir / "searches-disk" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert str(clone) not in page and "course notebook found: /" not in page
+
+
+STACK_PROBES = ("kafka: other topics listed", "kafka: Connect's stored configurations read",
+                "kafka: topic created outside the run", "connect: connectors listed",
+                "connect: a connector of another run deleted", "connect: its internal port",
+                "registry: subjects listed",
+                "registry: every subject's compatibility changed", "registry: its internal port")
+
+
+def test_a_submission_reaching_for_the_stack_gets_only_its_own_run(graded, stack):
+    """Kafka's ACLs, the gate and the firewall: every probe of the tampers-with-stack variant is
+    refused (or sees nothing), and it still scores as its correct answers deserve."""
+    out = _stdout(graded["course"], "tampers-with-stack")
+    seen = dict(re.findall(r"^(\w+: [^:\n]+): (.*)$", out, flags=re.M))
+    assert set(STACK_PROBES) <= set(seen), out[-2000:]
+    assert [p for p in STACK_PROBES if not seen[p].startswith("blocked")] == [], out[-2000:]
+    assert "blocked AttributeError" not in out and "blocked NameError" not in out, out[-2000:]
 
 
 def test_without_the_private_view_the_same_search_finds_the_clone(tmp_path, second_clone):

@@ -111,7 +111,10 @@ def end_offset(topic: str) -> int:
 def test_a_dead_kernel_s_streaming_query_stops_when_its_run_ends(tmp_path, stack):
     """A Spark streaming query lives in its Spark Connect session on the server, not in the kernel:
     the grader releases the run's session when the run ends, which stops the query."""
+    from labs.stack import rights
+
     topic = lk.create_topic(f"labs-test-orphan-stream-{uuid.uuid4().hex[:8]}")
+    rights.share_topic(topic)  # not the run's: the sweep must not remove it, and the run must reach it
     try:
         # the checkpoint is the server's, outside the run's folder (which the grader removes)
         checkpoint = tmp_path / "checkpoint"
@@ -125,4 +128,5 @@ def test_a_dead_kernel_s_streaming_query_stops_when_its_run_ends(tmp_path, stack
         time.sleep(5)
         assert end_offset(topic) == written, "the dead run's streaming query still writes after the run ended"
     finally:
+        rights.unshare_topic(topic)
         lk.delete_topics([topic])

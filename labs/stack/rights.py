@@ -1,0 +1,296 @@
+"""Who may do what on the stack's Kafka broker.
+
+- The course: ``User:ANONYMOUS`` (every client of the plaintext listener, so every notebook of a
+  student working alone) may do anything, as before the broker had an authorizer. ``labs stack up``
+  opens the course this way.
+- A graded run: a SCRAM principal of its own (``run-<id>``, a random password handed only to the
+  run's kernel), allowed everything on topics, consumer groups and transactional ids whose names
+  start with one of the run's prefixes (``<lab>-<id>``, see ``labs.runs``), and nothing else.
+- While a class is graded (``grading()``), the course is closed: ANONYMOUS may do nothing, so a
+  graded notebook cannot reach another run's topics through the plaintext listener, or through a
+  shared server (Spark's Kafka source runs in the stack's Spark Connect server). Graders of the same
+  machine share the closing: the course opens again when the last of them ends.
+- The stack's admin (``labs-admin``, super user, PLAIN on the SASL listener) does the above; the
+  Connect worker and the grader's own clean-up use it.
+
+A broker the user pointed elsewhere (``LABS_KAFKA_BOOTSTRAP``) is theirs: nothing here touches it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from labs import config
+from labs.stack.kafka import ADMIN, admin_password, sasl_bootstrap
+
+SCRAM = "SCRAM-SHA-256"
+COURSE_PRINCIPAL = "User:ANONYMOUS"
+
+
+def managed() -> bool:
+    """True when the broker is the stack's own (so its rights are ours to set)."""
+    return not config.is_external("kafka")
+
+
+def available() -> bool:
+    """The stack's own broker, and it accepts connections."""
+    from labs.stack.kafka import sasl_port
+    from labs.stack.process import port_open
+
+    return managed() and port_open(sasl_port())
+
+
+def admin_settings() -> dict:
+    """kafka-python settings of the admin (SASL listener, PLAIN)."""
+    return dict(bootstrap_servers=sasl_bootstrap(), security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
+                sasl_plain_username=ADMIN, sasl_plain_password=admin_password())
+
+
+def run_principal(run_id: str) -> str:
+    return f"run-{run_id}"
+
+
+def _admin():
+    from kafka import KafkaAdminClient
+
+    return KafkaAdminClient(client_id="labs-rights", request_timeout_ms=10000, **admin_settings())
+
+
+def _course_acls() -> list:
+    from kafka.admin import ACL, ACLOperation, ACLPermissionType, ResourcePattern, ResourceType
+
+    resources = [ResourcePattern(ResourceType.TOPIC, "*"), ResourcePattern(ResourceType.GROUP, "*"),
+                 ResourcePattern(ResourceType.TRANSACTIONAL_ID, "*"),
+                 ResourcePattern(ResourceType.CLUSTER, "kafka-cluster")]
+    return [ACL(COURSE_PRINCIPAL, "*", ACLOperation.ALL, ACLPermissionType.ALLOW, r) for r in resources]
+
+
+def _run_acls(run_id: str, prefixes: Iterable[str]) -> list:
+    from kafka.admin import ACL, ACLOperation, ACLPermissionType, ACLResourcePatternType, ResourcePattern, ResourceType
+
+    principal = f"User:{run_principal(run_id)}"
+    out = []
+    for prefix in sorted(set(prefixes)):
+        for kind in (ResourceType.TOPIC, ResourceType.GROUP, ResourceType.TRANSACTIONAL_ID):
+            pattern = ResourcePattern(kind, prefix, ACLResourcePatternType.PREFIXED)
+            out.append(ACL(principal, "*", ACLOperation.ALL, ACLPermissionType.ALLOW, pattern))
+    return out
+
+
+def _create(client, acls: list) -> None:
+    result = client.create_acls(acls)
+    failed = result.get("failed", [])
+    if failed:
+        raise RuntimeError(f"the broker refused ACLs: {failed[0]}")
+
+
+def open_course() -> None:
+    """Let ANONYMOUS do anything (idempotent)."""
+    if not available():
+        return
+    client = _admin()
+    try:
+        _create(client, _course_acls())
+    finally:
+        client.close()
+
+
+def close_course() -> None:
+    """Take every right from ANONYMOUS."""
+    if not available():
+        return
+    from kafka.admin import ACLFilter, ACLOperation, ACLPermissionType
+
+    client = _admin()
+    try:
+        client.delete_acls([ACLFilter(a.principal, a.host, ACLOperation.ANY, ACLPermissionType.ANY, a.resource_pattern)
+                            for a in _course_acls()])
+    finally:
+        client.close()
+
+
+def course_open() -> bool:
+    """True when ANONYMOUS holds the course's rights on topics."""
+    from kafka.admin import (
+        ACLFilter,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        ResourcePatternFilter,
+        ResourceType,
+    )
+
+    client = _admin()
+    try:
+        acls, _error = client.describe_acls(ACLFilter(COURSE_PRINCIPAL, None, ACLOperation.ANY, ACLPermissionType.ANY,
+                                                      ResourcePatternFilter(ResourceType.TOPIC, "*",
+                                                                            ACLResourcePatternType.LITERAL)))
+        return bool(acls)
+    finally:
+        client.close()
+
+
+def _shared_acl(topic: str):
+    from kafka.admin import ACL, ACLOperation, ACLPermissionType, ResourcePattern, ResourceType
+
+    return ACL("User:*", "*", ACLOperation.ALL, ACLPermissionType.ALLOW, ResourcePattern(ResourceType.TOPIC, topic))
+
+
+def share_topic(topic: str) -> None:
+    """Let every principal (graded runs included) read and write ``topic``: a topic of the course
+    that is not any run's (``unshare_topic`` takes it back)."""
+    if not available():
+        return
+    client = _admin()
+    try:
+        _create(client, [_shared_acl(topic)])
+    finally:
+        client.close()
+
+
+def unshare_topic(topic: str) -> None:
+    if not available():
+        return
+    from kafka.admin import ACLFilter, ACLOperation, ACLPermissionType
+
+    acl = _shared_acl(topic)
+    client = _admin()
+    try:
+        client.delete_acls([ACLFilter(acl.principal, acl.host, ACLOperation.ANY, ACLPermissionType.ANY,
+                                      acl.resource_pattern)])
+    finally:
+        client.close()
+
+
+def grant(run_id: str, prefixes: Iterable[str]) -> dict:
+    """Make the run's principal with rights on names starting with ``prefixes``; returns the
+    run's client settings as environment variables (empty when the broker is not the stack's)."""
+    if not available():
+        return {}
+    from kafka.admin import ScramMechanism, UserScramCredentialUpsertion
+
+    password = secrets.token_urlsafe(18)
+    user = run_principal(run_id)
+    client = _admin()
+    try:
+        errors = client.alter_user_scram_credentials(
+            [UserScramCredentialUpsertion(user, ScramMechanism.SCRAM_SHA_256, password, iterations=4096)])
+        if errors.get(user):
+            raise RuntimeError(f"the broker refused the run's principal {user}: {errors[user]}")
+        _create(client, _run_acls(run_id, prefixes))
+    finally:
+        client.close()
+    return {"LABS_KAFKA_BOOTSTRAP": sasl_bootstrap(), "LABS_KAFKA_SASL_MECHANISM": SCRAM,
+            "LABS_KAFKA_USERNAME": user, "LABS_KAFKA_PASSWORD": password,
+            "LABS_KAFKA_GROUP_PREFIX": f"{sorted(set(prefixes))[0]}-spark"}
+
+
+def revoke(run_id: str) -> list[str]:
+    """Remove the run's principal and its ACLs; notes when that fails."""
+    if not available():
+        return []
+    from kafka.admin import (
+        ACLFilter,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        ResourcePatternFilter,
+        ResourceType,
+        ScramMechanism,
+        UserScramCredentialDeletion,
+    )
+
+    user = run_principal(run_id)
+    try:
+        client = _admin()
+    except Exception as exc:  # noqa: BLE001 (a note for the gradebook)
+        return [f"could not remove the run's Kafka principal {user} ({type(exc).__name__})"]
+    try:
+        client.delete_acls([ACLFilter(f"User:{user}", None, ACLOperation.ANY, ACLPermissionType.ANY,
+                                      ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))])
+        client.alter_user_scram_credentials([UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_256)])
+        return []
+    except Exception as exc:  # noqa: BLE001
+        return [f"could not remove the run's Kafka principal {user} ({type(exc).__name__}: {exc})"]
+    finally:
+        client.close()
+
+
+def _holders_dir() -> Path:
+    from labs.stack.kafka import broker_var_dir
+
+    return broker_var_dir() / "run" / "kafka-closed"  # shared by every grader of the running broker
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+@contextlib.contextmanager
+def _holders_lock() -> Iterator[Path]:
+    folder = _holders_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield folder
+    finally:
+        os.close(fd)
+
+
+def _live_holders(folder: Path) -> list[Path]:
+    live = []
+    for path in folder.glob("[0-9]*"):
+        if _alive(int(path.name)):
+            live.append(path)
+        else:
+            path.unlink(missing_ok=True)  # a grader that died without opening the course again
+    return live
+
+
+@contextlib.contextmanager
+def grading() -> Iterator[None]:
+    """Close the course for the duration of a graded batch (see the module's text), and open it
+    again when the last batch of the machine ends."""
+    if not available():
+        yield
+        return
+    with _holders_lock() as folder:
+        (folder / str(os.getpid())).touch()
+        close_course()
+    try:
+        yield
+    finally:
+        with _holders_lock() as folder:
+            (folder / str(os.getpid())).unlink(missing_ok=True)
+            if not _live_holders(folder):
+                open_course()
+
+
+def closing_graders() -> list[int]:
+    """Process ids of the graders that hold the course closed now."""
+    with _holders_lock() as folder:
+        return sorted(int(p.name) for p in _live_holders(folder))
+
+
+def reopen_if_abandoned() -> bool:
+    """Open the course when no live grader holds it closed (a grader killed mid-batch); True when
+    it was closed and is open now."""
+    if not available():
+        return False
+    with _holders_lock() as folder:
+        if _live_holders(folder) or course_open():
+            return False
+        open_course()
+        return True
