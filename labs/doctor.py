@@ -59,15 +59,27 @@ def _mariadb() -> Check:
                  INSTALL_HINT if missing else "")
 
 
+def _grading_guard(name: str, problem: Callable[[], str | None], works: str, hint: str) -> Check:
+    """A protection of graded runs that only Linux offers: ``problem()`` says why it is off here."""
+    if not sys.platform.startswith("linux"):
+        return Check(name, True, f"not available on {sys.platform}: labs grade runs without it")
+    why = problem()
+    return Check(name, why is None, works if why is None else why, "" if why is None else hint)
+
+
 def _private_view() -> Check:
     """Grading runs student code in a private filesystem view (labs.grading.view) where Linux allows it."""
     from labs.grading import view
 
-    if not sys.platform.startswith("linux"):
-        return Check("private view", True, f"not available on {sys.platform}: labs grade runs without it")
-    why = view.problem()
-    return Check("private view", why is None, "bubblewrap works" if why is None else why,
-                 "" if why is None else view.INSTALL_HINT)
+    return _grading_guard("private view", view.problem, "bubblewrap works", view.INSTALL_HINT)
+
+
+def _spark_view() -> Check:
+    """The shared Spark Connect server runs in a view of the machine (labs.stack.confine)."""
+    from labs.stack import confine
+
+    return _grading_guard("spark server view", confine.problem, "bubblewrap confines the Spark Connect server",
+                          "run the stack as root with bubblewrap installed (make setup installs it)")
 
 
 def _kafka_rights() -> Check:
@@ -98,11 +110,7 @@ def _grading_firewall() -> Check:
     """Graded runs are kept off the internal ports of Connect and the registry (labs.grading.firewall)."""
     from labs.grading import firewall
 
-    if not sys.platform.startswith("linux"):
-        return Check("grading firewall", True, f"not available on {sys.platform}: labs grade runs without it")
-    why = firewall.problem()
-    return Check("grading firewall", why is None, "iptables works" if why is None else why,
-                 "" if why is None else firewall.INSTALL_HINT)
+    return _grading_guard("grading firewall", firewall.problem, "iptables works", firewall.INSTALL_HINT)
 
 
 def _jars() -> Check:
@@ -172,9 +180,9 @@ def _services() -> list[Check]:
     return out
 
 
-CHECKS: list[Callable[[], Check | list[Check]]] = [_python, _java, _maven, _mariadb, _private_view, _grading_firewall,
-                                                   _jars, _airflow, _toxiproxy, _memory, _disk, _ports, _services,
-                                                   _kafka_rights]
+CHECKS: list[Callable[[], Check | list[Check]]] = [_python, _java, _maven, _mariadb, _private_view, _spark_view,
+                                                   _grading_firewall, _jars, _airflow, _toxiproxy, _memory, _disk,
+                                                   _ports, _services, _kafka_rights]
 
 
 def run_checks() -> list[Check]:

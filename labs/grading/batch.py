@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 
 from labs.errors import BadValueError, LabsError
-from labs.stack import rights
+from labs.stack import confine, rights
 
 from . import autograde, execute, firewall, kafka_clients, pool, spark_sessions, view
 from . import gradebook as gbook
@@ -245,7 +245,7 @@ def _cleanup_stale(accounts: list[execute.Account]) -> None:
             continue
         with execute.account_lock(account):
             execute.kill_account(account)
-            for base in Path(tempfile.gettempdir()).glob("labs-grade-*"):
+            for base in confine.runs_folder().glob("labs-grade-*"):
                 with contextlib.suppress(OSError):
                     if (base / "work").stat().st_uid == account.uid:
                         shutil.rmtree(base, ignore_errors=True)

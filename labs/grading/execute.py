@@ -37,7 +37,7 @@ import nbformat
 
 from labs import runs
 from labs.errors import LabsError
-from labs.stack import gate
+from labs.stack import confine, gate
 
 from . import kafka_clients, view
 from .limits import Limits, uid_tasks
@@ -267,16 +267,19 @@ def prestart(*, account: Account, limits: Limits, kernel_name: str | None = None
     hold.enter_context(account_lock(account))
     try:
         run_id = run_id or runs.new_id()
-        base = Path(tempfile.mkdtemp(prefix="labs-grade-"))
+        base = Path(tempfile.mkdtemp(prefix="labs-grade-", dir=confine.runs_folder()))
         os.chmod(base, 0o711)
         workdir = base / "work"
         workdir.mkdir(mode=0o700)
-        for sub in (".tmp", ".jupyter/runtime", ".ipython/profile_default/startup", ".matplotlib"):
+        for sub in (".tmp", ".jupyter/runtime", ".ipython", ".matplotlib"):
             (workdir / sub).mkdir(parents=True, exist_ok=True)
         env = _environment(workdir, account, run_id, extra_env or {})
         creds = kafka_clients.from_env(env)
-        if creds is not None:  # the run's own Kafka principal, for every client of its kernel
-            (workdir / ".ipython/profile_default/startup/00-labs-kafka.py").write_text(kafka_clients.STARTUP)
+        if creds is not None:  # the run's own Kafka principal, for every Kafka client of every Python it starts
+            site = workdir / ".labs-site"
+            site.mkdir()
+            (site / "sitecustomize.py").write_text(kafka_clients.SITECUSTOMIZE)
+            env["PYTHONPATH"] = str(site)
         if account.dedicated:  # what the gate lets this account do on Kafka Connect and the registry
             gate.register(account.uid, run_id, [p for p in env.get("LABS_RUN_PREFIXES", "").split(",") if p],
                           {"bootstrap": env["LABS_KAFKA_BOOTSTRAP"], "java": creds.java()} if creds else None)

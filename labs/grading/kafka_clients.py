@@ -4,8 +4,8 @@ Notebooks make their clients with the broker's address alone (``KafkaProducer(bo
 BOOTSTRAP)``, ``spark.readStream.format("kafka").option("kafka.bootstrap.servers", BOOTSTRAP)``).
 In a graded run, ``LABS_KAFKA_BOOTSTRAP`` names the broker's SASL listener and ``LABS_KAFKA_USERNAME``
 / ``LABS_KAFKA_PASSWORD`` the run's own principal (``labs.stack.rights``). ``install_from_env``,
-run by the kernel's IPython startup file before the first cell, makes those the defaults of every
-client the kernel creates:
+run at the start of every Python of the run (the kernel, and any process it starts: a
+``sitecustomize`` on the run's ``PYTHONPATH``), makes those the defaults of every client they create:
 
 - kafka-python: the defaults of ``KafkaProducer``, ``KafkaConsumer``, ``KafkaAdminClient`` and the
   client beneath them (a setting the notebook passes still wins);
@@ -202,9 +202,8 @@ def install_from_env() -> bool:
     return True
 
 
-STARTUP = ("import labs.grading.kafka_clients as _labs_kafka_clients\n"
-           "_labs_kafka_clients.install_from_env()\n"
-           "del _labs_kafka_clients\n")
+SITECUSTOMIZE = ("import labs.grading.kafka_clients\n"
+                 "labs.grading.kafka_clients.install_from_env()\n")
 
 
 @contextlib.contextmanager

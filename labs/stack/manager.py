@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import psutil
 
 from labs.errors import LabsError
-from labs.stack import process
+from labs.stack import confine, process
 from labs.stack.connect import Connect
 from labs.stack.gate import Gate
 from labs.stack.kafka import Kafka
@@ -118,7 +118,7 @@ def start(svc: Service, log=print) -> Status:
         except subprocess.CalledProcessError as exc:
             detail = (exc.stderr or b"").decode(errors="replace").strip()[-2000:]
             raise StackError(f"{svc.name}: preparing failed ({exc}).\n{detail}") from None
-        proc = process.spawn(svc.name, svc.argv(), svc.log, env=svc.env())
+        proc = process.spawn(svc.name, confine.wrap(svc.name, svc.argv()), svc.log, env=svc.env())
         log(f"  starting {svc.name} (pid {proc.pid}, log {svc.log})")
     ok = process.wait_until(lambda: _probe(svc.answers), svc.start_timeout, alive=proc.is_running)
     if ok:

@@ -25,6 +25,21 @@ import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from kafka import KafkaAdminClient
+from kafka.admin import (
+    ACL,
+    ACLFilter,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    ResourcePattern,
+    ResourcePatternFilter,
+    ResourceType,
+    ScramMechanism,
+    UserScramCredentialDeletion,
+    UserScramCredentialUpsertion,
+)
+
 from labs import config
 from labs.stack.kafka import ADMIN, admin_password, sasl_bootstrap
 
@@ -56,13 +71,11 @@ def run_principal(run_id: str) -> str:
 
 
 def _admin():
-    from kafka import KafkaAdminClient
 
     return KafkaAdminClient(client_id="labs-rights", request_timeout_ms=10000, **admin_settings())
 
 
 def _course_acls() -> list:
-    from kafka.admin import ACL, ACLOperation, ACLPermissionType, ResourcePattern, ResourceType
 
     resources = [ResourcePattern(ResourceType.TOPIC, "*"), ResourcePattern(ResourceType.GROUP, "*"),
                  ResourcePattern(ResourceType.TRANSACTIONAL_ID, "*"),
@@ -71,7 +84,6 @@ def _course_acls() -> list:
 
 
 def _run_acls(run_id: str, prefixes: Iterable[str]) -> list:
-    from kafka.admin import ACL, ACLOperation, ACLPermissionType, ACLResourcePatternType, ResourcePattern, ResourceType
 
     principal = f"User:{run_principal(run_id)}"
     out = []
@@ -80,6 +92,10 @@ def _run_acls(run_id: str, prefixes: Iterable[str]) -> list:
             pattern = ResourcePattern(kind, prefix, ACLResourcePatternType.PREFIXED)
             out.append(ACL(principal, "*", ACLOperation.ALL, ACLPermissionType.ALLOW, pattern))
     return out
+
+
+def _filters(acls: list) -> list:
+    return [ACLFilter(a.principal, a.host, ACLOperation.ANY, ACLPermissionType.ANY, a.resource_pattern) for a in acls]
 
 
 def _create(client, acls: list) -> None:
@@ -104,26 +120,16 @@ def close_course() -> None:
     """Take every right from ANONYMOUS."""
     if not available():
         return
-    from kafka.admin import ACLFilter, ACLOperation, ACLPermissionType
 
     client = _admin()
     try:
-        client.delete_acls([ACLFilter(a.principal, a.host, ACLOperation.ANY, ACLPermissionType.ANY, a.resource_pattern)
-                            for a in _course_acls()])
+        client.delete_acls(_filters(_course_acls()))
     finally:
         client.close()
 
 
 def course_open() -> bool:
     """True when ANONYMOUS holds the course's rights on topics."""
-    from kafka.admin import (
-        ACLFilter,
-        ACLOperation,
-        ACLPermissionType,
-        ACLResourcePatternType,
-        ResourcePatternFilter,
-        ResourceType,
-    )
 
     client = _admin()
     try:
@@ -136,7 +142,6 @@ def course_open() -> bool:
 
 
 def _shared_acl(topic: str):
-    from kafka.admin import ACL, ACLOperation, ACLPermissionType, ResourcePattern, ResourceType
 
     return ACL("User:*", "*", ACLOperation.ALL, ACLPermissionType.ALLOW, ResourcePattern(ResourceType.TOPIC, topic))
 
@@ -156,13 +161,10 @@ def share_topic(topic: str) -> None:
 def unshare_topic(topic: str) -> None:
     if not available():
         return
-    from kafka.admin import ACLFilter, ACLOperation, ACLPermissionType
 
-    acl = _shared_acl(topic)
     client = _admin()
     try:
-        client.delete_acls([ACLFilter(acl.principal, acl.host, ACLOperation.ANY, ACLPermissionType.ANY,
-                                      acl.resource_pattern)])
+        client.delete_acls(_filters([_shared_acl(topic)]))
     finally:
         client.close()
 
@@ -172,7 +174,6 @@ def grant(run_id: str, prefixes: Iterable[str]) -> dict:
     run's client settings as environment variables (empty when the broker is not the stack's)."""
     if not available():
         return {}
-    from kafka.admin import ScramMechanism, UserScramCredentialUpsertion
 
     password = secrets.token_urlsafe(18)
     user = run_principal(run_id)
@@ -194,16 +195,6 @@ def revoke(run_id: str) -> list[str]:
     """Remove the run's principal and its ACLs; notes when that fails."""
     if not available():
         return []
-    from kafka.admin import (
-        ACLFilter,
-        ACLOperation,
-        ACLPermissionType,
-        ACLResourcePatternType,
-        ResourcePatternFilter,
-        ResourceType,
-        ScramMechanism,
-        UserScramCredentialDeletion,
-    )
 
     user = run_principal(run_id)
     try:

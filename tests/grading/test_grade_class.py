@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -15,6 +14,7 @@ from labs.grading import demo
 from labs.grading import gradebook as gbook
 from labs.grading.execute import ACCOUNT_PREFIX
 from labs.grading.release import secret_text
+from labs.stack import confine
 
 from .conftest import ASSIGNMENT, grade, make_course, scores
 
@@ -175,7 +175,7 @@ def test_nothing_is_left_running_or_on_disk(graded):
     leftovers = [p.info for p in psutil.process_iter(["pid", "username", "cmdline", "status"])
                  if (p.info["username"] or "").startswith(ACCOUNT_PREFIX) and p.info["status"] != psutil.STATUS_ZOMBIE]
     assert leftovers == []
-    assert not any(Path("/tmp").glob("labs-grade-*/work"))
+    assert not any(confine.runs_folder().glob("labs-grade-*/work"))
 
 
 def _hidden_lines(course) -> set[str]:

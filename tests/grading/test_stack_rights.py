@@ -18,7 +18,7 @@ from labs import runs
 from labs.grading import batch, demo, spark_sessions
 from labs.grading.execute import Limits
 
-from .conftest import ASSIGNMENT, grade, make_course, scores
+from .conftest import ASSIGNMENT, REPO, grade, make_course, scores
 
 VICTIM = r'''import time as _time
 from kafka import KafkaConsumer as _KC, KafkaProducer as _KP, TopicPartition as _TP
@@ -220,3 +220,45 @@ def test_a_run_cannot_touch_what_another_run_graded_beside_it_has(tmp_path, stac
                                                       ready, window, intact)
     perfect = scores(course)
     assert perfect["victim"] == max(perfect.values()) > 0, perfect
+
+
+SPARK_FILES = r'''import os as _os
+from pyspark.sql import SparkSession as _SS
+from labs import runs as _runs
+_spark = _SS.builder.remote(_os.environ["LABS_SPARK_REMOTE"]).getOrCreate()
+for _label, _path in (("course source", "SOURCE"), ("second clone", "CLONE")):
+    try:
+        print(f"SPARK {_label}: LEAKED", _spark.read.text(_path).count())
+    except Exception as _exc:
+        print(f"SPARK {_label}: blocked", type(_exc).__name__)
+try:
+    _spark.range(1).write.mode("overwrite").text("TARGET")
+    print("SPARK write outside: LEAKED")
+except Exception as _exc:
+    print("SPARK write outside: blocked", type(_exc).__name__)
+_own = str(_runs.current("s0").path("own"))
+_spark.range(3).write.mode("overwrite").parquet(_own)
+print("SPARK own folder:", _spark.read.parquet(_own).count())
+'''
+
+
+def test_a_run_cannot_read_or_write_the_machine_s_files_through_spark(tmp_path, stack, second_clone):
+    """The shared Spark Connect server runs in a view (labs.stack.confine): a submission's plan sees
+    neither the course checkout nor another clone of it, and writes nowhere outside the folders of
+    runs, while its own folder works."""
+    from labs.stack import confine
+
+    assert confine.problem() is None, confine.problem()
+    source = REPO / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    clone = second_clone / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    target = second_clone / "written-by-spark"
+    course = make_course(tmp_path / "course")
+    _submit(course, "spark", SPARK_FILES.replace("SOURCE", str(source)).replace("CLONE", str(clone))
+            .replace("TARGET", str(target)))
+    grade(course, workers=1, limits=Limits(cell_timeout=90, notebook_timeout=150))
+    out = _printed(course, "spark")
+    assert "SPARK own folder: 3" in out, out[-3000:]
+    seen = dict(re.findall(r"^SPARK (.+?): (\w+)", out, flags=re.M))
+    assert seen == {"course source": "blocked", "second clone": "blocked", "write outside": "blocked",
+                    "own folder": "3"}, out[-3000:]
+    assert not target.exists()
