@@ -82,28 +82,29 @@ def _spark_view() -> Check:
                           "run the stack as root with bubblewrap installed (make setup installs it)")
 
 
-def _kafka_rights() -> Check:
-    """The broker's admin logs in, and the course is open (or closed by a grader that is running)."""
+def _course_rights() -> Check:
+    """The stack's admin logs in to the broker, and the course is open on Kafka and MariaDB (or
+    closed by a grader that is running)."""
     from labs.stack import rights
 
-    if not rights.managed():
-        return Check("kafka rights", True, "external broker: its own rights apply")
     if not rights.available():
-        return Check("kafka rights", True, "the broker is down (labs stack up starts it)")
+        return Check("course rights", True, "external or stopped broker: the stack's rights do not apply")
     try:
-        is_open = rights.course_open()
+        closed = [name for name, shut in (("Kafka", not rights.course_open()),
+                                          ("MariaDB", rights.db_managed() and rights.database_closed())) if shut]
     except Exception as exc:  # noqa: BLE001 (one line of diagnosis)
-        return Check("kafka rights", False, f"the stack's admin cannot log in ({type(exc).__name__})",
+        return Check("course rights", False, f"the stack's admin cannot log in ({type(exc).__name__}: {exc})"[:200],
                      "the broker runs with another admin password than var/kafka/admin.secret: "
                      "labs stack down kafka && labs stack up")
+    if not closed:
+        return Check("course rights", True, "course open (students' clients may do anything); graded runs get "
+                                            "their own principal and account")
     graders = rights.closing_graders()
-    if is_open:
-        return Check("kafka rights", True, "course open (students' clients may do anything); graded runs get "
-                                           "their own principal")
     if graders:
-        return Check("kafka rights", True, f"course closed while grader pid {', '.join(map(str, graders))} runs")
-    return Check("kafka rights", False, "course closed, and no grader is running",
-                 "labs stack up (it opens the course again)")
+        return Check("course rights", True, f"{' and '.join(closed)} closed while grader pid "
+                                            f"{', '.join(map(str, graders))} runs")
+    return Check("course rights", False, f"{' and '.join(closed)} closed, and no grader is running",
+                 "labs stack down kafka && labs stack up (starting the broker opens the course again)")
 
 
 def _grading_firewall() -> Check:
@@ -182,7 +183,7 @@ def _services() -> list[Check]:
 
 CHECKS: list[Callable[[], Check | list[Check]]] = [_python, _java, _maven, _mariadb, _private_view, _spark_view,
                                                    _grading_firewall, _jars, _airflow, _toxiproxy, _memory, _disk,
-                                                   _ports, _services, _kafka_rights]
+                                                   _ports, _services, _course_rights]
 
 
 def run_checks() -> list[Check]:

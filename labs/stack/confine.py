@@ -1,18 +1,27 @@
-"""The view the shared Spark Connect server runs in.
+"""The views the shared servers that run a submission's requests are confined to.
 
-Every graded notebook sends its Spark plans to one server, which reads and writes files as the
-account that started the stack. Started by root (the instructor grading a class), that server
-could read any file of the machine for a submission (another clone of the course, with its
-hidden tests) and write any (the gradebook). With bubblewrap, the server runs in a view of the
-machine like a graded kernel's (``labs.grading.view``): the system folders, the Python
-environment, the ``labs`` package and the stack's jars read-only; the folders Spark works in
-read-write: the course's work and data folders (``LABS_WORK_DIR``, ``LABS_DATA_DIR``, where a
-student's own runs keep their files) and the folder of graded runs (``labs-runs`` in the system
-temp folder). The course checkout, its source, submissions, gradebook and feedback, homes and any
-other folder are out of its sight. It keeps root's rights on what it sees (graded runs' folders
-belong to their sandbox accounts) and the machine's network.
+Two servers of the stack act on files for whoever asks: the Spark Connect server runs every
+notebook's Spark plans (file sources and sinks, and native code: Spark SQL's ``reflect()`` calls
+static Java methods, ``System.load`` among them), and MariaDB reads and writes files for SQL
+(``LOAD_FILE``, ``SELECT ... INTO OUTFILE``). Started by root (the instructor grading a class),
+either could otherwise read any file of the machine for a submission (another clone of the
+course, with its hidden tests) and write any (the gradebook).
 
-Without bubblewrap, or not as root, the server runs as before (``labs doctor`` says so).
+With bubblewrap, each runs in a view of the machine like a graded kernel's
+(``labs.grading.view``): the system folders read-only (password hashes and SSH keys masked),
+a process namespace of its own (it sees, signals and traces no process outside it), its own
+``/tmp`` and the machine's network, plus what it works on:
+
+- Spark Connect: the Python environment, the ``labs`` package and the stack's jars read-only;
+  the course's work and data folders (``LABS_WORK_DIR``, ``LABS_DATA_DIR``, where a student's own
+  runs keep their files) and the folder of graded runs (``labs-runs`` in the system temp folder)
+  read-write, with root's rights on files there (graded runs' folders belong to their sandbox
+  accounts) and no other capability;
+- MariaDB: its own folder, its socket's and log's folders read-write, no capability.
+
+The course checkout, its source, submissions, gradebook and feedback, homes and any other folder
+are out of their sight. Without bubblewrap, or not as root, they run as before (``labs doctor``
+says so).
 """
 
 from __future__ import annotations
@@ -25,20 +34,22 @@ from pathlib import Path
 
 from labs import config
 
-CONFINED = ("spark-connect",)
+FILE_CAPABILITIES = ("CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER")
+MASKED_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
+MASKED_FOLDERS = ("/etc/ssh", "/etc/ssl/private")
 
 
 def problem() -> str | None:
-    """Why the server is not confined here (None when it is)."""
+    """Why the servers are not confined here (None when they are)."""
     if os.geteuid() != 0:
-        return "the stack does not run as root, so the server has only your own account's rights"
+        return "the stack does not run as root, so its servers have only your own account's rights"
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed: make setup installs it as root"
     return None
 
 
 def runs_folder() -> Path:
-    """Where graded runs get their folders: the one part of the system temp folder the server sees."""
+    """Where graded runs get their folders: the one part of the system temp folder Spark sees."""
     folder = Path(tempfile.gettempdir()).resolve() / "labs-runs"
     folder.mkdir(mode=0o711, exist_ok=True)
     if folder.stat().st_uid == os.geteuid():
@@ -46,30 +57,55 @@ def runs_folder() -> Path:
     return folder
 
 
-def writable() -> list[Path]:
-    folders = {config.work_dir(), config.data_dir(), runs_folder()}
-    for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
-    return sorted(folders)
+def _spark() -> dict:
+    from labs.grading import view
+
+    env = {} if os.environ.get("PYSPARK_PYTHON") else {"PYSPARK_PYTHON": sys.executable}  # Python workers
+    return {"readonly": [*view.readonly_paths(), config.jvm_dir()],
+            "writable": [config.work_dir(), config.data_dir(), runs_folder()],
+            "hidden": [], "capabilities": FILE_CAPABILITIES, "env": env, "chdir": config.work_dir()}
+
+
+def _mariadb() -> dict:
+    var = config.var_dir()
+    return {"readonly": [], "writable": [var / "mariadb", var / "run", config.log_dir(), config.work_dir() / "tmp"],
+            "hidden": [var / "run" / "gate"],  # the gate's table of runs holds their Kafka credentials
+            "capabilities": (), "env": {}, "chdir": var / "mariadb"}
+
+
+CONFINED = {"spark-connect": _spark, "mariadb": _mariadb}
 
 
 def wrap(service: str, argv: list[str]) -> list[str]:
-    """``argv`` run inside the view, for a confined service when the view can be built."""
+    """``argv`` run inside the service's view, for a confined service when the view can be built."""
     if service not in CONFINED or problem() is not None:
         return argv
     from labs.grading import view
 
-    args = ["bwrap", "--cap-add", "ALL", "--unshare-ipc", "--unshare-uts"]
+    spec = CONFINED[service]()
+    args = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    for cap in spec["capabilities"]:
+        args += ["--cap-add", cap]
     for folder in view.SYSTEM:
         if os.path.islink(folder):
             args += ["--symlink", os.readlink(folder), folder]
         elif os.path.isdir(folder):
             args += ["--ro-bind", folder, folder]
-    args += ["--proc", "/proc", "--dev", "/dev", "--ro-bind-try", "/sys", "/sys"]
-    for path in [*view.readonly_paths(), config.jvm_dir()]:
+    for path in MASKED_FILES:
+        if os.path.exists(path):
+            args += ["--ro-bind", "/dev/null", path]
+    for path in MASKED_FOLDERS:
+        if os.path.isdir(path):
+            args += ["--tmpfs", path]
+    args += ["--proc", "/proc", "--dev", "/dev", "--ro-bind-try", "/sys", "/sys", "--tmpfs", "/tmp"]
+    for path in spec["readonly"]:
         args += ["--ro-bind", str(path), str(path)]
-    for path in writable():
+    for path in spec["writable"]:
+        Path(path).mkdir(parents=True, exist_ok=True)
         args += ["--bind", str(path), str(path)]
-    if not os.environ.get("PYSPARK_PYTHON"):  # Python workers (foreachBatch, UDFs): this environment's
-        args += ["--setenv", "PYSPARK_PYTHON", sys.executable]  # interpreter, whatever PATH finds outside
-    return [*args, "--chdir", str(config.work_dir()), "--", *argv]
+    for path in spec["hidden"]:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        args += ["--tmpfs", str(path)]
+    for key, value in spec["env"].items():
+        args += ["--setenv", key, value]
+    return [*args, "--chdir", str(spec["chdir"]), "--", *argv]

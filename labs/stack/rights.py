@@ -1,4 +1,4 @@
-"""Who may do what on the stack's Kafka broker.
+"""Who may do what on the stack's Kafka broker and MariaDB server.
 
 - The course: ``User:ANONYMOUS`` (every client of the plaintext listener, so every notebook of a
   student working alone) may do anything, as before the broker had an authorizer. ``labs stack up``
@@ -13,14 +13,22 @@
 - The stack's admin (``labs-admin``, super user, PLAIN on the SASL listener) does the above; the
   Connect worker and the grader's own clean-up use it.
 
-A broker the user pointed elsewhere (``LABS_KAFKA_BOOTSTRAP``) is theirs: nothing here touches it.
+MariaDB likewise: each graded run has its own account already (``labs.db.create_run_account``);
+while a class is graded the course's account (``labs``, whose password every notebook knows) keeps
+no privilege, root's password-less TCP accounts are locked, and the grader's own work goes through
+an account of its own (``labs_grader``, a random password in a file only the stack's account reads).
+
+A broker or database the user pointed elsewhere (``LABS_KAFKA_BOOTSTRAP``, ``LABS_MARIADB_DSN``) is
+theirs: nothing here touches it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
+import re
 import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -250,38 +258,150 @@ def _live_holders(folder: Path) -> list[Path]:
     return live
 
 
+# --- MariaDB ----------------------------------------------------------------------------------
+
+GRADER_ACCOUNT = "labs_grader"
+
+
+@functools.lru_cache(maxsize=8)
+def _db_var_dir(port: int, default: Path) -> Path:
+    """The var folder of the MariaDB server answering on ``port`` (labs.stack.discover)."""
+    from labs.stack.discover import listener_cmdline
+
+    cmdline = listener_cmdline(port) or []
+    files = [a.split("=", 1)[1] for a in cmdline if a.startswith("--defaults-file=")]
+    return Path(files[0]).parent.parent if files else default
+
+
+def _db_var() -> Path:
+    return _db_var_dir(config.mariadb_port(), config.var_dir())
+
+
+def _db_root():
+    """Root over the server's own socket (in the stack's var folder: the stack's account only)."""
+    import pymysql
+
+    return pymysql.connect(unix_socket=str(_db_var() / "run" / "mariadb.sock"), user="root", password="",
+                           autocommit=True, connect_timeout=5)
+
+
+def db_managed() -> bool:
+    return not config.is_external("mariadb") and (_db_var() / "run" / "mariadb.sock").exists()
+
+
+def grader_db_password() -> str:
+    path = _db_var() / "mariadb" / "grader.secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(16) + "\n")
+        return path.read_text().strip()
+
+
+def _root_tcp_accounts(cur) -> list[str]:
+    """Root's accounts a TCP client can log in to: the server skips name resolution, so only the
+    ones whose host is an address (or ``%``) match a connection."""
+    cur.execute("SELECT Host FROM mysql.user WHERE User = 'root' AND Host <> 'localhost'")
+    hosts = [host for (host,) in cur.fetchall() if host == "%" or re.fullmatch(r"[0-9a-fA-F.:%/]+", host)]
+    return [f"'root'@'{host}'" for host in hosts]
+
+
+def close_database() -> None:
+    """Take the course account's privileges, lock root over TCP, and make the grader's account."""
+    course = config.mariadb()
+    with _db_root() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE USER IF NOT EXISTS '{GRADER_ACCOUNT}'@'{config.HOST}' IDENTIFIED BY %s",
+                    (grader_db_password(),))
+        cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{GRADER_ACCOUNT}'@'{config.HOST}' WITH GRANT OPTION")
+        cur.execute(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{course.user}'@'%'")
+        for account in _root_tcp_accounts(cur):
+            cur.execute(f"ALTER USER {account} ACCOUNT LOCK")
+
+
+def open_database() -> None:
+    """Give the course account its privileges back and unlock root over TCP."""
+    course = config.mariadb()
+    with _db_root() as conn, conn.cursor() as cur:
+        cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{course.user}'@'%' WITH GRANT OPTION")
+        for account in _root_tcp_accounts(cur):
+            cur.execute(f"ALTER USER {account} ACCOUNT UNLOCK")
+
+
+def database_closed() -> bool:
+    """True when the course's MariaDB account holds no privilege (a class is being graded)."""
+    course = config.mariadb()
+    with _db_root() as conn, conn.cursor() as cur:
+        cur.execute("SHOW GRANTS FOR %s@'%%'", (course.user,))
+        return not any("ALL PRIVILEGES" in row[0] for row in cur.fetchall())
+
+
+@contextlib.contextmanager
+def grader_database() -> Iterator[None]:
+    """In the grader's process, while a class is graded: ``labs.db`` and ``labs.config.mariadb()``
+    use the grader's own account (the course's holds no privilege then)."""
+    if not db_managed():
+        yield
+        return
+    course = config.mariadb
+    settings = course()
+    mine = config.MariaDB(host=config.HOST, port=settings.port, user=GRADER_ACCOUNT,
+                          password=grader_db_password(), database=settings.database)
+    config.mariadb = lambda: mine
+    try:
+        yield
+    finally:
+        config.mariadb = course
+
+
 @contextlib.contextmanager
 def grading() -> Iterator[None]:
     """Close the course for the duration of a graded batch (see the module's text), and open it
     again when the last batch of the machine ends."""
-    if not available():
+    kafka, database = available(), db_managed()
+    if not kafka and not database:
         yield
         return
     with _holders_lock() as folder:
         (folder / str(os.getpid())).touch()
-        close_course()
+        if kafka:
+            close_course()
+        if database:
+            close_database()
     try:
         yield
     finally:
         with _holders_lock() as folder:
             (folder / str(os.getpid())).unlink(missing_ok=True)
             if not _live_holders(folder):
-                open_course()
+                if kafka:
+                    open_course()
+                if database:
+                    open_database()
+
+
+def reopen_if_abandoned() -> bool:
+    """Open the course when no live grader holds it closed (a grader killed mid-batch); True when
+    something was closed and is open now."""
+    kafka, database = available(), db_managed()
+    if not kafka and not database:
+        return False
+    with _holders_lock() as folder:
+        if _live_holders(folder):
+            return False
+        reopened = False
+        if kafka and not course_open():
+            open_course()
+            reopened = True
+        if database and database_closed():
+            open_database()
+            reopened = True
+        return reopened
 
 
 def closing_graders() -> list[int]:
     """Process ids of the graders that hold the course closed now."""
     with _holders_lock() as folder:
         return sorted(int(p.name) for p in _live_holders(folder))
-
-
-def reopen_if_abandoned() -> bool:
-    """Open the course when no live grader holds it closed (a grader killed mid-batch); True when
-    it was closed and is open now."""
-    if not available():
-        return False
-    with _holders_lock() as folder:
-        if _live_holders(folder) or course_open():
-            return False
-        open_course()
-        return True

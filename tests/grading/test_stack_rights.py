@@ -45,6 +45,10 @@ _conn_cfg = {"connector.class": "io.debezium.connector.mariadb.MariaDbConnector"
              "schema.history.internal.kafka.bootstrap.servers": _config.kafka_bootstrap(),
              "snapshot.mode": "no_data"}
 _conn.register(_run.connector("conn"), _conn_cfg)
+from labs import db as _dbm
+_vdb = _dbm.create_database(_run.database("victim"))
+_dbm.query(f"CREATE TABLE `{_vdb}`.t (id INT PRIMARY KEY)")
+_dbm.query(f"INSERT INTO `{_vdb}`.t VALUES (1), (2)")
 _ready = _time.time()
 print("VICTIM READY", _ready)
 _time.sleep(80)
@@ -56,6 +60,7 @@ _p.send(_topic, b"5")
 _p.commit_transaction()
 assert _reg.subjects(_run.prefix) == [_run.subject("victim-value")], _reg.subjects(_run.prefix)
 assert _conn.status(_run.connector("conn")), "connector gone"
+assert _dbm.query(f"SELECT COUNT(*) FROM `{_vdb}`.t") == [(2,)], "database changed"
 print("VICTIM INTACT", _time.time())
 '''
 
@@ -165,6 +170,21 @@ _attack("registry write", lambda: [_http("POST", f"{_registry}/subjects/{_names(
                                          json={"schema": '"string"'}).json() for p in _peers])
 _attack("registry delete", lambda: [_http("DELETE", f"{_registry}/subjects/{_names(p)['subject']}").json()
                                     for p in _peers])
+def _mariadb(user, password):
+    def go():
+        import pymysql
+        c = pymysql.connect(host=_config.HOST, port=_config.mariadb_port(), user=user, password=password,
+                            connect_timeout=5, autocommit=True)
+        cur = c.cursor()
+        cur.execute("SHOW DATABASES")
+        seen = [r[0] for r in cur.fetchall() if any(p in r[0] for p in _peers)]
+        for p in _peers:
+            cur.execute(f"DROP DATABASE IF EXISTS `s0_{p}_victim`")
+        return seen or "dropped"
+    return go
+
+_attack("mariadb course account", _mariadb("labs", "labs"))
+_attack("mariadb root over tcp", _mariadb("root", ""))
 _attack("registry internal port", lambda: _http("GET", f"{_inner_registry}/subjects").json())
 print("ATTACK WINDOW", _start, _time.time())
 '''
@@ -173,7 +193,8 @@ ATTACKS = {"kafka list", "kafka list plaintext", "kafka read", "kafka read plain
            "kafka delete plaintext", "group offsets", "group read", "group delete", "transactional id",
            "spark read plaintext",
            "connect list", "connect GET /config", "connect PUT /pause", "connect DELETE /", "connect internal port",
-           "registry list", "registry read", "registry write", "registry delete", "registry internal port"}
+           "registry list", "registry read", "registry write", "registry delete", "registry internal port",
+           "mariadb course account", "mariadb root over tcp"}
 
 
 def _submit(course, student: str, code: str) -> None:
