@@ -30,8 +30,9 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-KAFKA_PYTHON = ("kafka.producer.kafka", "kafka.consumer.group", "kafka.admin.client", "kafka.client_async",
-                "kafka.conn")
+KAFKA_PYTHON = (("kafka.producer.kafka", "KafkaProducer"), ("kafka.consumer.group", "KafkaConsumer"),
+                ("kafka.admin.client", "KafkaAdminClient"), ("kafka.client_async", "KafkaClient"),
+                ("kafka.conn", "BrokerConnection"))  # module, class: every client's defaults
 SPARK_PLAN = "pyspark.sql.connect.plan"
 
 
@@ -70,9 +71,7 @@ def from_env(environ=os.environ) -> Credentials | None:
 
 def _kafka_python_classes() -> list:
     found = []
-    for name, attr in (("kafka.producer.kafka", "KafkaProducer"), ("kafka.consumer.group", "KafkaConsumer"),
-                       ("kafka.admin.client", "KafkaAdminClient"), ("kafka.client_async", "KafkaClient"),
-                       ("kafka.conn", "BrokerConnection")):
+    for name, attr in KAFKA_PYTHON:
         module = sys.modules.get(name)
         if module is not None and hasattr(module, attr):
             found.append(getattr(module, attr))
@@ -171,7 +170,7 @@ def install(creds: Credentials) -> None:
         _patch_kafka_python(creds, saved)
         _patch_spark(creds, saved)
 
-    finder = _AfterImport((*KAFKA_PYTHON, SPARK_PLAN), apply)
+    finder = _AfterImport((*(name for name, _ in KAFKA_PYTHON), SPARK_PLAN), apply)
     sys.meta_path.insert(0, finder)
     apply()
     _installed[id(finder)] = (finder, saved)

@@ -53,17 +53,22 @@ def readonly_paths() -> list[Path]:
     return out
 
 
-def command(workdir: Path, readonly: list[Path] | None = None) -> list[str]:
-    """The ``bwrap`` prefix that runs a program inside the view, with ``workdir`` writable."""
-    args = ["bwrap", "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-            "--unshare-cgroup-try", "--hostname", "labs-sandbox", "--new-session"]
+def system_binds() -> list[str]:
+    """``bwrap`` arguments showing the system folders read-only, with /proc, /dev and /sys."""
+    args = []
     for folder in SYSTEM:
         if os.path.islink(folder):  # merged /usr: /bin -> usr/bin and so on
             args += ["--symlink", os.readlink(folder), folder]
         elif os.path.isdir(folder):
             args += ["--ro-bind", folder, folder]
-    args += ["--proc", "/proc", "--dev", "/dev", "--ro-bind-try", "/sys", "/sys", "--tmpfs", "/tmp",
-             "--dir", "/var/tmp"]
+    return args + ["--proc", "/proc", "--dev", "/dev", "--ro-bind-try", "/sys", "/sys"]
+
+
+def command(workdir: Path, readonly: list[Path] | None = None) -> list[str]:
+    """The ``bwrap`` prefix that runs a program inside the view, with ``workdir`` writable."""
+    args = ["bwrap", "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--hostname", "labs-sandbox", "--new-session", *system_binds(),
+            "--tmpfs", "/tmp", "--dir", "/var/tmp"]
     for path in readonly_paths() if readonly is None else readonly:
         args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--"]

@@ -86,18 +86,14 @@ def wrap(service: str, argv: list[str]) -> list[str]:
     args = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     for cap in spec["capabilities"]:
         args += ["--cap-add", cap]
-    for folder in view.SYSTEM:
-        if os.path.islink(folder):
-            args += ["--symlink", os.readlink(folder), folder]
-        elif os.path.isdir(folder):
-            args += ["--ro-bind", folder, folder]
+    args += view.system_binds()
     for path in MASKED_FILES:
         if os.path.exists(path):
             args += ["--ro-bind", "/dev/null", path]
     for path in MASKED_FOLDERS:
         if os.path.isdir(path):
             args += ["--tmpfs", path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--ro-bind-try", "/sys", "/sys", "--tmpfs", "/tmp"]
+    args += ["--tmpfs", "/tmp"]
     for path in spec["readonly"]:
         args += ["--ro-bind", str(path), str(path)]
     for path in spec["writable"]:

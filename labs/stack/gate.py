@@ -25,7 +25,6 @@ off the internal ports with the system's firewall (``labs.grading.firewall``).
 
 from __future__ import annotations
 
-import functools
 import http.client
 import json
 import os
@@ -85,16 +84,10 @@ def fronted() -> dict[str, tuple[int, int]]:
 
 def runs_dir() -> Path:
     """The gate's table of runs, in the var folder of the gate that is running (labs.stack.discover)."""
-    port = next(iter(fronted().values()), (config.connect_port(), 0))[0]
-    return _gate_var_dir(port, config.var_dir()) / "run" / "gate"
-
-
-@functools.lru_cache(maxsize=8)
-def _gate_var_dir(port: int, default: Path) -> Path:
     from labs.stack.discover import listener_cmdline
 
-    cmdline = listener_cmdline(port) or []
-    return Path(cmdline[-1]) if "labs.stack.gate" in cmdline else default
+    cmdline = listener_cmdline(next(iter(fronted().values()), (config.connect_port(), 0))[0])
+    return (Path(cmdline[-1]) if "labs.stack.gate" in cmdline else config.var_dir()) / "run" / "gate"
 
 
 def register(uid: int, run_id: str, prefixes: list[str], kafka: dict | None) -> None:

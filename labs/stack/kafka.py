@@ -16,9 +16,7 @@ The KRaft ``StandardAuthorizer`` decides every request; where no ACL allows, it 
 from __future__ import annotations
 
 import base64
-import functools
 import os
-import secrets
 import subprocess
 import uuid
 from pathlib import Path
@@ -46,30 +44,18 @@ def admin_secret_file(var: Path | None = None) -> Path:
 
 def broker_var_dir() -> Path:
     """The var folder of the broker answering on the SASL port (see labs.stack.discover)."""
-    return _broker_var_dir(sasl_port(), config.var_dir())
-
-
-@functools.lru_cache(maxsize=8)
-def _broker_var_dir(port: int, default: Path) -> Path:
     from labs.stack.discover import listener_cmdline
 
-    cmdline = listener_cmdline(port) or []
+    cmdline = listener_cmdline(sasl_port())
     props = [a for a in cmdline if a.endswith("server.properties")] if "kafka.Kafka" in cmdline else []
-    return Path(props[-1]).parent.parent if props else default
+    return Path(props[-1]).parent.parent if props else config.var_dir()
 
 
 def admin_password(var: Path | None = None) -> str:
-    """The admin's password, made on first use (a file only the stack's account may read); by
-    default that of the broker that is running."""
-    path = admin_secret_file(var or broker_var_dir())
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(24) + "\n")
-        return path.read_text().strip()
+    """The admin's password, made on first use; by default that of the broker that is running."""
+    from labs.stack.discover import stored_secret
+
+    return stored_secret(admin_secret_file(var or broker_var_dir()))
 
 
 def plain_jaas(user: str, password: str, users: dict[str, str] | None = None) -> str:

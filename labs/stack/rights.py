@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import os
 import re
 import secrets
@@ -263,18 +262,12 @@ def _live_holders(folder: Path) -> list[Path]:
 GRADER_ACCOUNT = "labs_grader"
 
 
-@functools.lru_cache(maxsize=8)
-def _db_var_dir(port: int, default: Path) -> Path:
-    """The var folder of the MariaDB server answering on ``port`` (labs.stack.discover)."""
+def _db_var() -> Path:
+    """The var folder of the MariaDB server answering on the course's port (labs.stack.discover)."""
     from labs.stack.discover import listener_cmdline
 
-    cmdline = listener_cmdline(port) or []
-    files = [a.split("=", 1)[1] for a in cmdline if a.startswith("--defaults-file=")]
-    return Path(files[0]).parent.parent if files else default
-
-
-def _db_var() -> Path:
-    return _db_var_dir(config.mariadb_port(), config.var_dir())
+    files = [a.split("=", 1)[1] for a in listener_cmdline(config.mariadb_port()) if a.startswith("--defaults-file=")]
+    return Path(files[0]).parent.parent if files else config.var_dir()
 
 
 def _db_root():
@@ -290,15 +283,9 @@ def db_managed() -> bool:
 
 
 def grader_db_password() -> str:
-    path = _db_var() / "mariadb" / "grader.secret"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(16) + "\n")
-        return path.read_text().strip()
+    from labs.stack.discover import stored_secret
+
+    return stored_secret(_db_var() / "mariadb" / "grader.secret")
 
 
 def _root_tcp_accounts(cur) -> list[str]:
