@@ -65,6 +65,7 @@ class Options:
     hooks: RunHooks = field(default_factory=RunHooks)
     private_view: str = "auto"  # labs.grading.view: auto (when it works), on (required), off
     warm: bool = True  # labs.grading.pool: start each slot's next runner while its current notebook runs
+    fork: bool = True  # labs.grading.zygote: fork a slot's runners and kernels from a process that imported them
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Summary:
     wall: float = 0.0
     messages: list[str] = field(default_factory=list)
     warm_starts: int = 0  # notebooks whose runner was started ahead of them
+    forked: bool = False  # whether runners were forked from zygotes
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -306,10 +308,11 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
                 return left[0] > 0
 
         slots: queue.Queue = queue.Queue()
-        preload = pool.preload_modules(nb for spec in specs for nb in spec.released.values()) if options.warm else []
+        preload = pool.preload_modules(nb for spec in specs for nb in spec.released.values()) \
+            if options.warm or options.fork else []
         made = [pool.Slot((accounts[2 * n], accounts[2 * n + 1]), options.limits, provision=provision,
                           finish=finish, private_view=private_view, warm=options.warm, more=more,
-                          preload=preload)
+                          preload=preload, fork=options.fork and bool(jobs), log=log)
                 for n in range(workers)]
         for slot in made:
             slots.put(slot)
@@ -347,5 +350,6 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
             for slot in made:
                 summary.messages.extend(slot.close())
             summary.warm_starts = sum(slot.warm_hits for slot in made)
+            summary.forked = any(slot.fork for slot in made)
     summary.wall = time.monotonic() - started
     return summary

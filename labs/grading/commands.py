@@ -71,7 +71,8 @@ def cmd_grade(args) -> int:
     limits = Limits(**{name: value for name, value in given.items() if value is not None})
     options = Options(students=args.students, workers=_workers(args.workers, limits), force=args.force, shard=shard,
                       limits=limits, feedback=not args.no_feedback, progress=not args.no_progress,
-                      private_view=args.private_view, warm=not args.no_warm)
+                      private_view=args.private_view, warm=not args.no_warm,
+                      fork=not args.no_fork)
     summary = grade(course, assignments, options)
     csv_path, report_path = export(course)
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(summary.statuses.items())) or "none"
@@ -194,6 +195,9 @@ def register(subparsers) -> None:
     p.add_argument("--no-warm", action="store_true",
                    help="start each notebook's runner and kernel only when its turn comes (default: the next "
                         "one starts while the current notebook runs)")
+    p.add_argument("--no-fork", action="store_true",
+                   help="start each runner and kernel as a new Python (default: fork them from one process per "
+                        "worker that imported their modules once, in the same view and account)")
     p.add_argument("--private-view", choices=("auto", "on", "off"), default="auto",
                    help="run student code in a private filesystem view (bubblewrap): auto (default: when the "
                         "machine allows it, else say why and grade without), on (required), off")

@@ -23,6 +23,7 @@ import grp
 import json
 import os
 import pwd
+import select
 import selectors
 import shutil
 import signal
@@ -237,6 +238,67 @@ def _remember_descendants(pid: int, known: dict) -> None:
         pass
 
 
+class ForkedRun:
+    """A runner forked by a zygote, seen from the grader like the ``subprocess.Popen`` of a started
+    one. It is the zygote's child, not the grader's: its end is watched through a pidfd, and
+    its exit code is not known (``wait`` returns None once it ended)."""
+
+    returncode = None
+
+    def __init__(self, pid: int, pidfd: int | None, stdin):
+        self.pid = pid
+        self.pidfd = pidfd
+        self.stdin = stdin
+
+    def poll(self) -> bool:
+        """True once the runner ended."""
+        if self.pidfd is None:
+            return not psutil_alive(self.pid)
+        return bool(select.select([self.pidfd], [], [], 0)[0])
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self.pidfd is None:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while psutil_alive(self.pid):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise subprocess.TimeoutExpired("runner", timeout)
+                time.sleep(0.05)
+            return None
+        if not select.select([self.pidfd], [], [], timeout)[0]:
+            raise subprocess.TimeoutExpired("runner", timeout)
+        return None
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.pidfd)
+            self.pidfd = None
+
+
+def psutil_alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _spawn(zygote, request: dict, result_fd: int, log_file) -> ForkedRun:
+    """Fork a runner from ``zygote``; its request goes to the child's stdin, never to the zygote."""
+    stdin_r, stdin_w = os.pipe()
+    try:
+        pid, pidfd = zygote.spawn(stdin_r, result_fd, log_file.fileno())
+    finally:
+        os.close(stdin_r)
+        os.close(result_fd)
+    stdin = os.fdopen(stdin_w, "wb")
+    with contextlib.suppress(BrokenPipeError):
+        stdin.write((json.dumps(request) + "\n").encode())
+        stdin.flush()
+    return ForkedRun(pid, pidfd, stdin)
+
+
 @dataclass
 class Warm:
     """A sandboxed runner started ahead of its notebook: its account held, its fresh folder made,
@@ -259,10 +321,12 @@ class Warm:
 
 
 def prestart(*, account: Account, limits: Limits, kernel_name: str | None = None, run_id: str | None = None,
-             extra_env: dict | None = None, private_view: bool = False, preload: list[str] = ()) -> Warm:
+             extra_env: dict | None = None, private_view: bool = False, preload: list[str] = (),
+             zygote=None) -> Warm:
     """Start the runner of a notebook not known yet: it applies its limits, imports what it
     needs and starts a kernel named ``kernel_name`` (importing the ``preload`` modules in it),
-    then waits for its notebook."""
+    then waits for its notebook. ``zygote`` (``labs.grading.zygote.Zygote``): the runner and its
+    kernel are forked from it, in the same view and account, instead of started anew."""
     hold = contextlib.ExitStack()
     hold.enter_context(account_lock(account))
     try:
@@ -294,30 +358,81 @@ def prestart(*, account: Account, limits: Limits, kernel_name: str | None = None
             "kernel_name": kernel_name,
             "preload": list(preload),
         }
-        kwargs = {"user": account.uid, "group": account.gid, "extra_groups": []} if account.dedicated else {}
-        prefix = view.command(workdir) if private_view else []
-        try:
-            proc = subprocess.Popen(
-                [*prefix, sys.executable, "-m", "labs.grading.runner", str(write_fd)],
-                stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir,
-                env=env, pass_fds=(write_fd,),
-                start_new_session=True, umask=0o077, **kwargs)
-        finally:
-            os.close(write_fd)
-        with contextlib.suppress(OSError):  # warming uses only what running notebooks leave idle
-            os.setpriority(os.PRIO_PROCESS, proc.pid, WARM_NICE)
+        if zygote is not None:
+            request = {"uid": account.uid, "gid": account.gid, "workdir": str(workdir),
+                       "runs_folder": str(base.parent), "isolate": private_view, "nice": WARM_NICE,
+                       "env": env, "header": header}
+            proc = _spawn(zygote, request, write_fd, log_file)
+        else:
+            kwargs = {"user": account.uid, "group": account.gid, "extra_groups": []} if account.dedicated else {}
+            prefix = view.command(workdir) if private_view else []
+            try:
+                proc = subprocess.Popen(
+                    [*prefix, sys.executable, "-m", "labs.grading.runner", str(write_fd)],
+                    stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir,
+                    env=env, pass_fds=(write_fd,),
+                    start_new_session=True, umask=0o077, **kwargs)
+            finally:
+                os.close(write_fd)
+            with contextlib.suppress(OSError):  # warming uses only what running notebooks leave idle
+                os.setpriority(os.PRIO_PROCESS, proc.pid, WARM_NICE)
+            try:
+                proc.stdin.write((json.dumps(header) + "\n").encode())
+                proc.stdin.flush()
+            except BrokenPipeError:
+                pass
         warm = Warm(account=account, limits=limits, run_id=run_id, base=base, workdir=workdir, proc=proc,
                     read_fd=read_fd, log_file=log_file, hold=hold, private_view=private_view,
                     kernel_name=kernel_name)
-        try:
-            proc.stdin.write((json.dumps(header) + "\n").encode())
-            proc.stdin.flush()
-        except BrokenPipeError:
-            pass
         return warm
     except BaseException:
         hold.close()
         raise
+
+
+def start_zygote(preload: list[str], *, private_view: bool):
+    """A zygote for one worker slot (``labs.grading.zygote``): the runner's and the kernel's modules
+    and ``preload`` imported once; in a view of its own when runs get one."""
+    from . import nsview, zygote
+
+    folder = Path(tempfile.mkdtemp(prefix="labs-zygote-", dir=confine.runs_folder()))
+    home = Path("/tmp/labs-zygote")  # in its own /tmp (with a view): where imports may keep caches
+    env = _environment(home, Account(name="root" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name),
+                       "", {})
+    env.pop("LABS_RUN_ID", None)
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # what ipykernel gives a kernel
+    # pyarrow's jemalloc starts a background thread when loaded, and a process with threads cannot
+    # be forked safely; the kernels' Arrow memory comes from the system allocator anyway
+    env["JE_ARROW_MALLOC_CONF"] = "background_thread:false"
+    args: list[str] = []
+    if private_view:
+        runs = confine.runs_folder()
+        args = ["bwrap", "--die-with-parent"]
+        for cap in zygote.CAPABILITIES:
+            args += ["--cap-add", cap]
+        args += [*view.system_binds(), "--tmpfs", "/tmp", "--dir", "/var/tmp"]
+        for path in confine.MASKED_FILES:
+            if os.path.exists(path):
+                args += ["--ro-bind", "/dev/null", path]
+        shown = view.readonly_paths()
+        # bubblewrap makes the folders above a bound path root's own (0700) when it runs as root;
+        # the runs' accounts must pass through them, as they do in a view bubblewrap makes for them
+        parents = sorted({p for path in [*shown, runs] for p in path.parents if p != Path("/")},
+                         key=lambda p: len(p.parts))
+        for parent in parents:
+            args += ["--perms", "0755", "--dir", str(parent)]
+        for path in shown:
+            args += ["--ro-bind", str(path), str(path)]
+        args += ["--dir", str(runs), "--bind", str(runs), nsview.HOST_RUNS, "--chdir", "/", "--"]
+    try:
+        return zygote.Zygote.start(preload, env, view_args=args, log_path=folder / "zygote.log")
+    except RuntimeError as exc:
+        tail = ""
+        with contextlib.suppress(OSError):
+            tail = (folder / "zygote.log").read_text(errors="replace")[-600:]
+        raise RuntimeError(f"{exc}{': ' + tail.strip() if tail.strip() else ''}") from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def finish(warm: Warm, nb, *, supporting_files: list[tuple[Path, str]] = (), log_path: Path | None = None) -> RunResult:
@@ -408,6 +523,8 @@ def _end(warm: Warm, result: RunResult) -> None:
             except subprocess.TimeoutExpired:
                 pass
     finally:
+        if isinstance(warm.proc, ForkedRun):
+            warm.proc.close()
         warm.log_file.close()
         warm.hold.close()
 

@@ -13,6 +13,8 @@ notebook, or when the batch ends without giving it one.
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +32,7 @@ class Slot:
     def __init__(self, accounts: tuple[execute.Account, execute.Account], limits: Limits, *,
                  provision: Callable[[str], dict], finish: Callable[[str], list[str]],
                  private_view: bool = False, warm: bool = True, more: Callable[[], bool] = lambda: True,
-                 preload: list[str] = ()):
+                 preload: list[str] = (), fork: bool = False, log: Callable[[str], None] = lambda msg: None):
         self.accounts = accounts
         self.limits = limits
         self.provision = provision
@@ -44,13 +46,33 @@ class Slot:
         self.starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labs-warm")
         self.warm_hits = 0
         self.cold_starts = 0
+        self.fork = fork and zygote_possible(accounts[0], private_view)
+        self.zygote = None
+        self.zygote_lock = threading.Lock()
+        self.log = log
+
+    def _zygote(self):
+        """This slot's zygote (started on first use), or None: without one, or when it cannot
+        start (said once, and the slot starts its runners anew)."""
+        with self.zygote_lock:
+            if not self.fork:
+                return None
+            if self.zygote is None or not self.zygote.alive():
+                try:
+                    self.zygote = execute.start_zygote(self.preload, private_view=self.private_view)
+                except (RuntimeError, OSError) as exc:
+                    self.fork = False
+                    self.log(f"note: runners start anew, without a zygote ({exc})")
+                    return None
+            return self.zygote
 
     def _start(self, account: execute.Account, kernel_name: str | None) -> execute.Warm:
         run_id = runs.new_id()
         env = self.provision(run_id)
         try:
             return execute.prestart(account=account, limits=self.limits, kernel_name=kernel_name, run_id=run_id,
-                                    extra_env=env, private_view=self.private_view, preload=self.preload)
+                                    extra_env=env, private_view=self.private_view, preload=self.preload,
+                                    zygote=self._zygote())
         except BaseException:
             self.finish_run(run_id)
             raise
@@ -84,7 +106,17 @@ class Slot:
                 notes += self.finish_run(runner.run_id)
             self.pending = None
         self.starter.shutdown(wait=True)
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
         return notes
+
+
+def zygote_possible(account: execute.Account, private_view: bool) -> bool:
+    """Whether runs can be forked from a zygote with the isolation they have when started anew:
+    as root (the zygote makes the run's view and changes account itself), or without a view
+    under the grader's own account (nothing to make)."""
+    return os.geteuid() == 0 if private_view else True
 
 
 # What a course module imports on first use rather than on import (so the notebook's import

@@ -24,6 +24,7 @@ import json
 import os
 import queue
 import resource
+import signal
 import sys
 import time
 
@@ -221,17 +222,128 @@ def _config(ipc: bool = True):
     return cfg
 
 
-def start_kernel(kernel_name: str | None, ipc: bool = True):
+def start_kernel(kernel_name: str | None, ipc: bool = True, fork: bool = False):
     """Start the kernel the notebook will run in, the way nbclient would (same configuration,
-    arguments and folder), before the notebook arrives. None when no kernel name is known."""
+    arguments and folder), before the notebook arrives. None when no kernel name is known.
+    ``fork``: the kernel is a fork of this process (which has imported ipykernel: see
+    ``labs.grading.zygote``) rather than a new interpreter."""
     if not kernel_name:
         return None
     from jupyter_client.manager import AsyncKernelManager  # the class nbclient itself uses
     from nbclient.util import run_sync
 
-    km = AsyncKernelManager(kernel_name=kernel_name, config=_config(ipc))
+    cls = _forking_manager() if fork else AsyncKernelManager
+    km = cls(kernel_name=kernel_name, config=_config(ipc))
     run_sync(km.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=os.getcwd())
     return km
+
+
+class _ForkedKernel:
+    """What jupyter_client's provisioner needs of a kernel process (``subprocess.Popen``'s
+    poll, wait, signals), for a kernel forked from this process."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def _reap(self, flags: int) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, flags)
+            except ChildProcessError:
+                self.returncode = -1
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def poll(self) -> int | None:
+        return self._reap(os.WNOHANG)
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        if timeout is None:
+            return self._reap(0)
+        deadline = time.monotonic() + timeout
+        while self.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+def _forking_manager():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ForkingKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            launcher = ["-m", "ipykernel_launcher"]
+            if kernel_cmd[1:3] != launcher:  # not this Python's ipykernel: started the usual way
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            argv = [*kernel_cmd[3:], f"--IPKernelApp.parent_handle={os.getpid()}"]
+            env, cwd = dict(kw.get("env") or os.environ), str(kw.get("cwd") or os.getcwd())
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                _kernel_child(argv, env, cwd)
+            provisioner = self.provisioner
+            provisioner.process = _ForkedKernel(pid)
+            provisioner.pid, provisioner.pgid, provisioner.cwd = pid, pid, cwd
+            self._reconcile_connection_info(provisioner.connection_info)
+
+    return ForkingKernelManager
+
+
+def _kernel_child(argv: list[str], env: dict, cwd: str) -> None:
+    """The forked kernel: what ``python -m ipykernel_launcher ARGV`` would be, without the imports."""
+    code = 1
+    try:
+        os.setsid()  # its own process group, as jupyter_client starts kernels (interrupts go to the group)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as an exec'd kernel is
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the result pipe above all
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        sys.path[0] = cwd  # as `python -m` puts the folder it starts in first
+        sys.argv = [sys.argv[0], *argv]
+        signal.set_wakeup_fd(-1)
+        import asyncio
+
+        asyncio.events._set_running_loop(None)  # the runner's loop is running in the copy of its memory
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        numpy = sys.modules.get("numpy")
+        if numpy is not None:  # its legacy global generator was seeded once, in the zygote
+            numpy.random.seed()
+        from labs.grading import kafka_clients
+
+        kafka_clients.install_from_env()  # what the run's sitecustomize does in an exec'd Python
+        from ipykernel.kernelapp import IPKernelApp
+
+        IPKernelApp.launch_instance(argv=argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 (shown in the runner log; the runner sees a dead kernel)
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
 
 
 PRELOAD = """import importlib as _labs_importlib
@@ -317,18 +429,24 @@ def main(argv: list[str] | None = None) -> int:
     # papermill imports pyarrow (and numpy with it) for its HDFS handler, a fifth of its import
     # time; the executor reads and writes notebooks only in memory. The kernel is another process.
     sys.modules.setdefault("pyarrow.fs", None)
-    result_fd = int(argv[0])
+    make_undumpable()  # before reading anything of the run
+    header = json.loads(sys.stdin.readline() or "{}")
+    return serve(int(argv[0]), header, sys.stdin)
+
+
+def serve(result_fd: int, header: dict, stdin, fork_kernel: bool = False) -> int:
+    """Run the notebook that ``stdin`` will bring, with the limits and kernel of ``header``;
+    each executed cell goes to ``result_fd``."""
     make_undumpable()
     os.set_inheritable(result_fd, False)  # the kernel, started below, must not inherit it
-    header = json.loads(sys.stdin.readline() or "{}")
     apply_limits(header.get("limits", {}))
     import papermill  # noqa: F401 (paid while the runner waits for its notebook)
 
-    km = start_kernel(header.get("kernel_name"), header.get("ipc", True))
+    km = start_kernel(header.get("kernel_name"), header.get("ipc", True), fork=fork_kernel)
     try:
         if km is not None:
             preload(km, header.get("preload", []), float(header.get("start_timeout", 60)))
-        text = sys.stdin.read()
+        text = stdin.read()
         if not text.strip():
             return 0  # discarded: no notebook came
         job = {**header, **json.loads(text)}

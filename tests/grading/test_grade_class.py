@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 
 import nbformat
@@ -55,6 +56,8 @@ def test_every_variant_is_written_and_graded(graded):
     assert set(graded["submitted"]) == set(EXPECTED)
     assert graded["summary"].graded == len(EXPECTED)
     assert graded["summary"].messages == []
+    if os.geteuid() == 0:  # the class's runners were forked from the slots' zygotes, inside the view
+        assert graded["summary"].forked
 
 
 def test_scores_and_statuses(graded):
