@@ -114,10 +114,11 @@ class PeakRSS:
             total = 0
             for proc in psutil.process_iter(["username", "memory_info"]):
                 try:
-                    ours = (proc.info["username"] or "").startswith(ACCOUNT_PREFIX) or proc.pid == me.pid \
+                    info = getattr(proc, "info", {})  # a process that ended while listed has no attributes
+                    ours = (info.get("username") or "").startswith(ACCOUNT_PREFIX) or proc.pid == me.pid \
                         or me.pid in {p.pid for p in proc.parents()}
-                    if ours and proc.info["memory_info"]:
-                        total += proc.info["memory_info"].rss
+                    if ours and info.get("memory_info"):
+                        total += info["memory_info"].rss
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
             self.peak = max(self.peak, total)
@@ -131,9 +132,9 @@ class PeakRSS:
         self._thread.join()
 
 
-def run_labs(course: Course, workers: int, warm: bool = True) -> tuple[float, batch.Summary]:
+def run_labs(course: Course, workers: int, fork: bool = True) -> tuple[float, batch.Summary]:
     options = batch.Options(workers=workers, limits=Limits(cell_timeout=120, notebook_timeout=300),
-                            feedback=False, progress=False, warm=warm)
+                            feedback=False, progress=False, fork=fork)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -206,7 +207,7 @@ def run(args) -> int:
     with tempfile.TemporaryDirectory(prefix="labs-bench-", dir=config.work_dir()) as tmp:
         root = Path(tmp)
         print(f"grading {n} submissions of a one-question Spark notebook ({workers} workers for labs grade), "
-              f"{rounds} round(s) of labs grade, labs grade --no-warm and nbgrader autograde in turn")
+              f"{rounds} round(s) of labs grade, labs grade --no-fork and nbgrader autograde in turn")
         # the first gradings after the server started pay its warm-up (JIT, first plans): not measured
         run_labs(make_course(root / "warm-up", 2 * workers), workers)
         t_labs, t_cold, t_nb, peaks, starts, same = [], [], [], [], [], True
@@ -217,22 +218,22 @@ def run(args) -> int:
             t_labs.append(seconds)
             peaks.append(rss.peak)
             starts.append(summary.warm_starts)
-            cold = make_course(root / f"cold-{r}", n)
-            t_cold.append(run_labs(cold, workers, warm=False)[0])
+            cold = make_course(root / f"anew-{r}", n)
+            t_cold.append(run_labs(cold, workers, fork=False)[0])
             theirs = make_course(root / f"nbgrader-{r}", n)
             t_nb.append(run_nbgrader(theirs, "auto"))
             same = same and _scores(ours) == _scores(theirs) == _scores(cold)
-            print(f"  round {r + 1}: labs grade {t_labs[-1]:.1f} s, --no-warm {t_cold[-1]:.1f} s, "
+            print(f"  round {r + 1}: labs grade {t_labs[-1]:.1f} s, --no-fork {t_cold[-1]:.1f} s, "
                   f"nbgrader autograde {t_nb[-1]:.1f} s -> {t_nb[-1] / t_labs[-1]:.2f}x")
         print(f"  labs grade (s)                     {_spread(t_labs)}; at least {min(starts)} of {n} runners "
               f"started ahead, peak RSS {max(peaks) / 2**20:.0f} MB")
-        print(f"  labs grade --no-warm (s)           {_spread(t_cold)}")
+        print(f"  labs grade --no-fork (s)           {_spread(t_cold)}")
         print(f"  nbgrader autograde, Spark Connect  {_spread(t_nb)}")
         print(f"  per submission: labs grade {statistics.median(t_labs) / n:.2f} s, nbgrader "
               f"{statistics.median(t_nb) / n:.2f} s")
         print(f"  like for like, nbgrader / labs grade, round by round: "
               f"{_spread([b / a for a, b in zip(t_labs, t_nb, strict=True)])}")
-        print(f"  warm runners, --no-warm / labs grade, round by round: "
+        print(f"  zygotes, --no-fork / labs grade, round by round:      "
               f"{_spread([c / a for a, c in zip(t_labs, t_cold, strict=True)])}")
         print(f"  identical scores: {same} (all {sorted(set(_scores(ours).values()))})")
         if not args.no_classic:
