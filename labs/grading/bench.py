@@ -98,11 +98,14 @@ def _scores(course: Course) -> dict[str, float]:
 
 
 class PeakRSS:
-    """The largest sum of resident memory, sampled every 0.2 s, of this process, its descendants
-    and every process of the grader's sandbox accounts (the whole grading run)."""
+    """The largest sums of memory, sampled every 0.2 s, of this process, its descendants and every
+    process of the grader's sandbox accounts (the whole grading run): resident (RSS, which counts
+    a page shared by several processes once in each, as forked kernels share their zygote's) and
+    proportional (PSS, each shared page divided among its sharers: what the run costs the machine)."""
 
     def __init__(self):
         self.peak = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -111,17 +114,20 @@ class PeakRSS:
 
         me = psutil.Process()
         while not self._stop.wait(0.2):
-            total = 0
-            for proc in psutil.process_iter(["username", "memory_info"]):
+            total = pss = 0
+            for proc in psutil.process_iter(["username"]):
                 try:
                     info = getattr(proc, "info", {})  # a process that ended while listed has no attributes
                     ours = (info.get("username") or "").startswith(ACCOUNT_PREFIX) or proc.pid == me.pid \
                         or me.pid in {p.pid for p in proc.parents()}
-                    if ours and info.get("memory_info"):
-                        total += info["memory_info"].rss
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    if ours:
+                        full = proc.memory_full_info()
+                        total += full.rss
+                        pss += getattr(full, "pss", full.rss)
+                except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
                     continue
             self.peak = max(self.peak, total)
+            self.peak_pss = max(self.peak_pss, pss)
 
     def __enter__(self):
         self._thread.start()
@@ -186,7 +192,8 @@ def run_lab(lab: str, n: int) -> int:
         by_kind = {k: sorted({scores[st][0] for st in scores if st.endswith(f"-{k}")}) for k in kinds}
         full = max(m for _, m in scores.values())
         print(f"  {wall:.1f} s ({wall / n:.2f} s per submission, {summary.warm_starts} of {n} runners started ahead), "
-              f"peak RSS {rss.peak / 2**20:.0f} MB; statuses {dict(summary.statuses)}")
+              f"peak RSS {rss.peak / 2**20:.0f} MB (PSS {rss.peak_pss / 2**20:.0f} MB); "
+              f"statuses {dict(summary.statuses)}")
         for kind, values in by_kind.items():
             print(f"  {kind:8s} scores {values} of {full:g}")
         ok = (by_kind["perfect"] == [full] and by_kind["empty"] == [0.0]
@@ -216,7 +223,7 @@ def run(args) -> int:
             with PeakRSS() as rss:
                 seconds, summary = run_labs(ours, workers)
             t_labs.append(seconds)
-            peaks.append(rss.peak)
+            peaks.append((rss.peak, rss.peak_pss))
             starts.append(summary.warm_starts)
             cold = make_course(root / f"anew-{r}", n)
             t_cold.append(run_labs(cold, workers, fork=False)[0])
@@ -226,7 +233,8 @@ def run(args) -> int:
             print(f"  round {r + 1}: labs grade {t_labs[-1]:.1f} s, --no-fork {t_cold[-1]:.1f} s, "
                   f"nbgrader autograde {t_nb[-1]:.1f} s -> {t_nb[-1] / t_labs[-1]:.2f}x")
         print(f"  labs grade (s)                     {_spread(t_labs)}; at least {min(starts)} of {n} runners "
-              f"started ahead, peak RSS {max(peaks) / 2**20:.0f} MB")
+              f"started ahead, peak RSS {max(p[0] for p in peaks) / 2**20:.0f} MB "
+              f"(PSS {max(p[1] for p in peaks) / 2**20:.0f} MB)")
         print(f"  labs grade --no-fork (s)           {_spread(t_cold)}")
         print(f"  nbgrader autograde, Spark Connect  {_spread(t_nb)}")
         print(f"  per submission: labs grade {statistics.median(t_labs) / n:.2f} s, nbgrader "

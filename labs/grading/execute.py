@@ -361,6 +361,7 @@ def prestart(*, account: Account, limits: Limits, kernel_name: str | None = None
         if zygote is not None:
             request = {"uid": account.uid, "gid": account.gid, "workdir": str(workdir),
                        "runs_folder": str(base.parent), "isolate": private_view, "nice": WARM_NICE,
+                       "shown": [str(p) for p in view.readonly_paths()] if private_view else [],
                        "env": env, "header": header}
             proc = _spawn(zygote, request, write_fd, log_file)
         else:

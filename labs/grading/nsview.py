@@ -25,7 +25,7 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -67,10 +67,23 @@ def isolate() -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the zygote
 
 
-def enter(workdir: Path, runs_folder: Path, uid: int | None, gid: int | None) -> None:
-    """Become the run: its view of the files, then its account (``uid`` None: keep this one)."""
+def enter(workdir: Path, runs_folder: Path, uid: int | None, gid: int | None, shown: list[Path] = ()) -> None:
+    """Become the run: its view of the files, then its account (``uid`` None: keep this one).
+    ``shown``: the folders the zygote's view shows read-only; those under ``/tmp`` (a course
+    checked out there) are shown again on the run's fresh ``/tmp``."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    under_tmp = [p for p in map(Path, shown) if Path("/tmp") in p.parents]
+    held = [os.open(p, os.O_PATH | os.O_DIRECTORY) for p in under_tmp]  # reachable once /tmp is covered
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+    for path, fd in zip(under_tmp, held, strict=True):
+        path.mkdir(parents=True, exist_ok=True)
+        for folder in [path, *path.parents][1:]:  # the folders made above it: the run passes through
+            if folder == Path("/tmp"):
+                break
+            os.chmod(folder, 0o755)
+        _mount(f"/proc/self/fd/{fd}", str(path), None, MS_BIND | MS_REC)
+        _mount(None, str(path), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(fd)
     runs_folder.mkdir(parents=True, exist_ok=True)
     _mount("tmpfs", str(runs_folder), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711")
     workdir.mkdir(parents=True)

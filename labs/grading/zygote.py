@@ -160,7 +160,7 @@ def _run(stdin_fd: int, result_fd: int, log_fd: int) -> int:
     uid, gid = request.get("uid"), request.get("gid")
     workdir = Path(request["workdir"])
     if request.get("isolate"):
-        nsview.enter(workdir, Path(request["runs_folder"]), uid, gid)
+        nsview.enter(workdir, Path(request["runs_folder"]), uid, gid, request.get("shown", []))
     else:
         if uid is not None:
             os.setgroups([])
