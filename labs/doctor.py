@@ -114,6 +114,27 @@ def _grading_firewall() -> Check:
     return _grading_guard("grading firewall", firewall.problem, "iptables works", firewall.INSTALL_HINT)
 
 
+def _zygotes() -> Check:
+    """Grading forks runners and kernels from a process per worker that imported them once
+    (labs.grading.zygote); without root, only when notebooks run without a private view."""
+    import os
+
+    from labs.grading import execute, view
+
+    if not sys.platform.startswith("linux"):
+        return Check("grader zygotes", True, f"not available on {sys.platform}: each runner starts anew")
+    in_view = view.problem() is None
+    if in_view and os.geteuid() != 0:
+        return Check("grader zygotes", True, "not as root: runners in a private view start anew (slower)")
+    try:
+        zygote = execute.start_zygote([], private_view=in_view)
+    except (RuntimeError, OSError) as exc:
+        return Check("grader zygotes", False, f"a zygote cannot start: {exc}"[:300],
+                     "labs grade --no-fork grades without them; report the message above")
+    zygote.close()
+    return Check("grader zygotes", True, "runners are forked" + (" into the private view" if in_view else ""))
+
+
 def _jars() -> Check:
     wanted = ["kafka", "plugins/debezium-connector-mariadb", "apicurio", "spark-kafka"]
     missing = [w for w in wanted if not (config.jvm_dir() / w).exists()]
@@ -182,8 +203,8 @@ def _services() -> list[Check]:
 
 
 CHECKS: list[Callable[[], Check | list[Check]]] = [_python, _java, _maven, _mariadb, _private_view, _spark_view,
-                                                   _grading_firewall, _jars, _airflow, _toxiproxy, _memory, _disk,
-                                                   _ports, _services, _course_rights]
+                                                   _grading_firewall, _zygotes, _jars, _airflow, _toxiproxy, _memory,
+                                                   _disk, _ports, _services, _course_rights]
 
 
 def run_checks() -> list[Check]:

@@ -46,3 +46,18 @@ def test_missing_airflow_template_names_make_setup(monkeypatch, tmp_path):
     check = doctor._airflow()
     assert not check.ok and "make setup" in check.fix
     assert not (tmp_path / "empty-cache").exists(), "the doctor only looks; it builds nothing"
+
+
+def test_grader_zygotes_start_here_or_say_why(monkeypatch):
+    check = doctor._zygotes()
+    assert check.ok, check.detail
+    from labs.grading import execute
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("importing x started a thread; a zygote must stay single-threaded")
+
+    monkeypatch.setattr(execute, "start_zygote", broken)
+    check = doctor._zygotes()
+    if check.detail.startswith("not "):  # no zygote is tried here (not Linux, or a view without root)
+        return
+    assert not check.ok and "started a thread" in check.detail and "--no-fork" in check.fix
