@@ -8,10 +8,11 @@ what differs from one run to the next is done here, in the forked child, with th
 calls bubblewrap makes:
 
 - ``isolate()`` (still root): new mount, process-id, IPC and host-name namespaces;
-- ``enter()`` (root, then the run's account for good): ``/proc`` of the new process namespace, a
-  fresh private ``/tmp``, the run's own work folder and nothing else of the runs' folder (the
-  zygote sees all of them, at ``HOST_RUNS``, which is unmounted here), then the sandbox account,
-  no supplementary group, no capability and no way to gain one (``no_new_privs``).
+- ``enter()`` (root, then the run's account for good): ``/proc`` of the new process namespace,
+  a fresh private ``/tmp``, ``/var/tmp`` and ``/dev/shm``, the run's own work folder and nothing
+  else of the runs' folder (the zygote sees all of them, at ``HOST_RUNS``, which is unmounted
+  here), then the sandbox account, no supplementary group, no capability and no way to gain one
+  (``no_new_privs``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def enter(workdir: Path, runs_folder: Path, uid: int | None, gid: int | None, sh
     under_tmp = [p for p in map(Path, shown) if Path("/tmp") in p.parents]
     held = [os.open(p, os.O_PATH | os.O_DIRECTORY) for p in under_tmp]  # reachable once /tmp is covered
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+    # POSIX semaphores and shared memory (multiprocessing's locks), and /var/tmp: the run's own, as /tmp
+    for folder in ("/dev/shm", "/var/tmp"):
+        os.makedirs(folder, exist_ok=True)
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
     for path, fd in zip(under_tmp, held, strict=True):
         path.mkdir(parents=True, exist_ok=True)
         for folder in [path, *path.parents][1:]:  # the folders made above it: the run passes through

@@ -47,6 +47,12 @@ RESULT_FD = 3
 # What every runner and kernel imports, whatever the notebook: the runner's papermill, and ipykernel.
 BASE_IMPORTS = ("labs.grading.runner", "papermill", "papermill.engines", "nbclient", "jupyter_client.manager",
                 "nbformat", "ipykernel.kernelapp", "ipykernel.ipkernel", "labs.grading.kafka_clients")
+# Of a notebook's modules, the zygote imports only these packages (and their submodules): big to
+# import, and known to keep nothing of the process that imports them (environment, folders,
+# home) for later. Any other module of the notebook is imported in each kernel after the fork, with
+# the run's own environment and folder, as a kernel started anew would (dbt, for one, keeps the
+# folders it finds at import time).
+FORK_SAFE = ("numpy", "pandas", "pyarrow", "pyspark")
 # The runner starts papermill without these (see labs.grading.runner.main); a kernel may need them.
 RUNNER_ONLY_BLOCKS = ("rfc3987_syntax", "pyarrow.fs")
 
@@ -76,11 +82,16 @@ def _import_all(names: list[str]) -> list[str]:
     return failed
 
 
+def fork_safe(modules: list[str]) -> list[str]:
+    """The modules of ``modules`` the zygote may import (``FORK_SAFE``)."""
+    return [name for name in modules if name.split(".")[0] in FORK_SAFE]
+
+
 def serve(control: socket.socket, modules: list[str]) -> int:
     """The zygote's loop: import, say ready, then fork a run for each message until the grader
     closes the socket."""
     try:
-        failed = _import_all([*BASE_IMPORTS, *modules])
+        failed = _import_all([*BASE_IMPORTS, *fork_safe(modules)])
     except Exception as exc:  # noqa: BLE001 (reported to the grader, which runs without a zygote)
         control.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
         return 1

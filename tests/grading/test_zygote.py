@@ -45,8 +45,13 @@ try:
     others = sorted(os.listdir(os.path.dirname(os.getcwd().rstrip("/").rsplit("/", 1)[0])))
 except OSError as exc:
     others = type(exc).__name__
-import numpy
+import multiprocessing, numpy
+multiprocessing.get_context("fork").Lock()  # a POSIX semaphore, in /dev/shm
+shared = {d: sorted(os.listdir(d)) for d in ("/dev/shm", "/var/tmp")}
+for d in shared:
+    open(os.path.join(d, "left-by-" + str(os.getuid())), "w").write("x")
 print(json.dumps({
+    "shared": shared,
     "uid": os.getuid(), "cap_eff": status["CapEff"].strip(), "no_new_privs": status["NoNewPrivs"].strip(),
     "host": socket.gethostname(), "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
     "host_runs": os.listdir("/.labs-host-runs") if os.path.exists("/.labs-host-runs") else [],
@@ -113,6 +118,7 @@ def test_forked_runs_get_the_view_account_and_limits_and_nothing_of_the_run_befo
         assert probe["secret"] == secret  # its own environment, not the zygote's
         assert probe["path0"] == probe["cwd"]  # modules next to the notebook import, as in `python -m`
         assert probe["preloaded"]
+        assert probe["shared"] == {"/dev/shm": [], "/var/tmp": []}  # its own: nothing left by the run before
     # the request of a run (its credentials) never passes through the zygote, so the next run,
     # forked from the same zygote, cannot find it in the memory it inherits
     assert [p["earlier_secret_in_memory"] for p in probes[1:]] == [False, False]
