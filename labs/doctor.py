@@ -117,14 +117,12 @@ def _grading_firewall() -> Check:
 def _zygotes() -> Check:
     """Grading forks runners and kernels from a process per worker that imported them once
     (labs.grading.zygote); without root, only when notebooks run without a private view."""
-    import os
-
-    from labs.grading import execute, view
+    from labs.grading import execute, pool, view
 
     if not sys.platform.startswith("linux"):
         return Check("grader zygotes", True, f"not available on {sys.platform}: each runner starts anew")
     in_view = view.problem() is None
-    if in_view and os.geteuid() != 0:
+    if not pool.zygote_possible(in_view):
         return Check("grader zygotes", True, "not as root: runners in a private view start anew (slower)")
     try:
         zygote = execute.start_zygote([], private_view=in_view)

@@ -286,7 +286,7 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
             execute.ensure_python_access(account, log=log)
         firewall.shut(accounts, log=log)
         private_view = view.decide(options.private_view, accounts[0].uid, accounts[0].gid, log)
-        if options.fork and not pool.zygote_possible(accounts[0], private_view):
+        if options.fork and not pool.zygote_possible(private_view):
             log("note: every runner starts as a new Python: forking runners into a private view needs root")
         _cleanup_stale(accounts)
         jobs, specs = [], []

@@ -250,16 +250,10 @@ class ForkedRun:
         self.pidfd = pidfd
         self.stdin = stdin
 
-    def poll(self) -> bool:
-        """True once the runner ended."""
-        if self.pidfd is None:
-            return not psutil_alive(self.pid)
-        return bool(select.select([self.pidfd], [], [], 0)[0])
-
     def wait(self, timeout: float | None = None) -> None:
         if self.pidfd is None:
             deadline = None if timeout is None else time.monotonic() + timeout
-            while psutil_alive(self.pid):
+            while _alive(self.pid):
                 if deadline is not None and time.monotonic() > deadline:
                     raise subprocess.TimeoutExpired("runner", timeout)
                 time.sleep(0.05)
@@ -275,7 +269,7 @@ class ForkedRun:
             self.pidfd = None
 
 
-def psutil_alive(pid: int) -> bool:
+def _alive(pid: int) -> bool:
     import psutil
 
     try:
@@ -398,33 +392,13 @@ def start_zygote(preload: list[str], *, private_view: bool):
 
     folder = Path(tempfile.mkdtemp(prefix="labs-zygote-", dir=confine.runs_folder()))
     home = Path("/tmp/labs-zygote")  # in its own /tmp (with a view): where imports may keep caches
-    env = _environment(home, Account(name="root" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name),
-                       "", {})
+    env = _environment(home, Account(name=pwd.getpwuid(os.geteuid()).pw_name), "", {})
     env.pop("LABS_RUN_ID", None)
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # what ipykernel gives a kernel
     # pyarrow's jemalloc starts a background thread when loaded, and a process with threads cannot
     # be forked safely; the kernels' Arrow memory comes from the system allocator anyway
     env["JE_ARROW_MALLOC_CONF"] = "background_thread:false"
-    args: list[str] = []
-    if private_view:
-        runs = confine.runs_folder()
-        args = ["bwrap", "--die-with-parent"]
-        for cap in zygote.CAPABILITIES:
-            args += ["--cap-add", cap]
-        args += [*view.system_binds(), "--tmpfs", "/tmp", "--dir", "/var/tmp"]
-        for path in confine.MASKED_FILES:
-            if os.path.exists(path):
-                args += ["--ro-bind", "/dev/null", path]
-        shown = view.readonly_paths()
-        # bubblewrap makes the folders above a bound path root's own (0700) when it runs as root;
-        # the runs' accounts must pass through them, as they do in a view bubblewrap makes for them
-        parents = sorted({p for path in [*shown, runs] for p in path.parents if p != Path("/")},
-                         key=lambda p: len(p.parts))
-        for parent in parents:
-            args += ["--perms", "0755", "--dir", str(parent)]
-        for path in shown:
-            args += ["--ro-bind", str(path), str(path)]
-        args += ["--dir", str(runs), "--bind", str(runs), nsview.HOST_RUNS, "--chdir", "/", "--"]
+    args = view.zygote_command(zygote.CAPABILITIES, confine.runs_folder(), nsview.HOST_RUNS) if private_view else []
     try:
         return zygote.Zygote.start(preload, env, view_args=args, log_path=folder / "zygote.log")
     except RuntimeError as exc:

@@ -46,7 +46,7 @@ class Slot:
         self.starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labs-warm")
         self.warm_hits = 0
         self.cold_starts = 0
-        self.fork = fork and zygote_possible(accounts[0], private_view)
+        self.fork = fork and zygote_possible(private_view)
         self.zygote = None
         self.zygote_lock = threading.Lock()
         self.log = log
@@ -112,7 +112,7 @@ class Slot:
         return notes
 
 
-def zygote_possible(account: execute.Account, private_view: bool) -> bool:
+def zygote_possible(private_view: bool) -> bool:
     """Whether runs can be forked from a zygote with the isolation they have when started anew:
     as root (the zygote makes the run's view and changes account itself), or without a view
     under the grader's own account (nothing to make)."""

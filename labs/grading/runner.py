@@ -421,15 +421,17 @@ def run(job: dict, send, km=None) -> None:
             _shutdown(km)
 
 
+# Modules the executor starts without. jsonschema imports the optional IRI checker
+# rfc3987_syntax when present; building its grammar takes over a second and nbformat never needs
+# it. papermill imports pyarrow (and numpy with it) for its HDFS handler, a fifth of its import
+# time; the executor reads and writes notebooks only in memory. The kernel is another process.
+SKIPPED_IMPORTS = ("rfc3987_syntax", "pyarrow.fs")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    # jsonschema imports this optional IRI checker when present; building its grammar takes
-    # over a second and nbformat never needs it, so the executor starts without it.
-    sys.modules.setdefault("rfc3987_syntax", None)
-    # papermill imports pyarrow (and numpy with it) for its HDFS handler, a fifth of its import
-    # time; the executor reads and writes notebooks only in memory. The kernel is another process.
-    sys.modules.setdefault("pyarrow.fs", None)
-    make_undumpable()  # before reading anything of the run
+    for name in SKIPPED_IMPORTS:
+        sys.modules.setdefault(name, None)
     header = json.loads(sys.stdin.readline() or "{}")
     return serve(int(argv[0]), header, sys.stdin)
 

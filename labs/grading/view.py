@@ -75,6 +75,28 @@ def command(workdir: Path, readonly: list[Path] | None = None) -> list[str]:
     return args
 
 
+def zygote_command(capabilities: tuple[str, ...], runs: Path, hidden_runs: str) -> list[str]:
+    """The ``bwrap`` prefix of a grading zygote (``labs.grading.zygote``), run as root: the view of
+    ``command`` without any run's folder, with the runs' folder ``runs`` at ``hidden_runs`` (each
+    forked run shows its own folder and unmounts that), and only ``capabilities``."""
+    from labs.stack import confine
+
+    args = ["bwrap", "--die-with-parent"]
+    for cap in capabilities:
+        args += ["--cap-add", cap]
+    args += [*system_binds(), *confine.masked(), "--tmpfs", "/tmp", "--dir", "/var/tmp"]
+    shown = readonly_paths()
+    # bubblewrap makes the folders above a bound path root's own (0700) when it runs as root;
+    # the runs' accounts must pass through them, as they do in a view bubblewrap makes for them
+    parents = sorted({p for path in [*shown, runs] for p in path.parents if p != Path("/")},
+                     key=lambda p: len(p.parts))
+    for parent in parents:
+        args += ["--perms", "0755", "--dir", str(parent)]
+    for path in shown:
+        args += ["--ro-bind", str(path), str(path)]
+    return [*args, "--dir", str(runs), "--bind", str(runs), hidden_runs, "--chdir", "/", "--"]
+
+
 @functools.cache
 def problem(uid: int | None = None, gid: int | None = None) -> str | None:
     """Why the view cannot be built for the account (``None`` when it can): bubblewrap is run

@@ -53,8 +53,6 @@ BASE_IMPORTS = ("labs.grading.runner", "papermill", "papermill.engines", "nbclie
 # the run's own environment and folder, as a kernel started anew would (dbt, for one, keeps the
 # folders it finds at import time).
 FORK_SAFE = ("numpy", "pandas", "pyarrow", "pyspark")
-# The runner starts papermill without these (see labs.grading.runner.main); a kernel may need them.
-RUNNER_ONLY_BLOCKS = ("rfc3987_syntax", "pyarrow.fs")
 
 
 # --- the zygote process ----------------------------------------------------------------------------
@@ -66,7 +64,9 @@ def _threads() -> int:
 def _import_all(names: list[str]) -> list[str]:
     """Import ``names``; returns those that failed. Stops at a module that starts a thread (a
     process with threads cannot be forked safely)."""
-    for name in RUNNER_ONLY_BLOCKS:
+    from .runner import SKIPPED_IMPORTS  # papermill is imported without them; a kernel may need them
+
+    for name in SKIPPED_IMPORTS:
         sys.modules.setdefault(name, None)
     failed = []
     for name in names:
@@ -76,7 +76,7 @@ def _import_all(names: list[str]) -> list[str]:
             failed.append(name)
         if _threads() > 1:
             raise RuntimeError(f"importing {name} started a thread; a zygote must stay single-threaded")
-    for name in RUNNER_ONLY_BLOCKS:
+    for name in SKIPPED_IMPORTS:
         if sys.modules.get(name, 0) is None:
             del sys.modules[name]
     return failed

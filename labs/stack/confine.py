@@ -57,6 +57,19 @@ def runs_folder() -> Path:
     return folder
 
 
+def masked() -> list[str]:
+    """``bwrap`` arguments hiding the password hashes and the machine's private keys from a view
+    whose process may read them (it runs as root)."""
+    args = []
+    for path in MASKED_FILES:
+        if os.path.exists(path):
+            args += ["--ro-bind", "/dev/null", path]
+    for path in MASKED_FOLDERS:
+        if os.path.isdir(path):
+            args += ["--tmpfs", path]
+    return args
+
+
 def _spark() -> dict:
     from labs.grading import view
 
@@ -86,14 +99,7 @@ def wrap(service: str, argv: list[str]) -> list[str]:
     args = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     for cap in spec["capabilities"]:
         args += ["--cap-add", cap]
-    args += view.system_binds()
-    for path in MASKED_FILES:
-        if os.path.exists(path):
-            args += ["--ro-bind", "/dev/null", path]
-    for path in MASKED_FOLDERS:
-        if os.path.isdir(path):
-            args += ["--tmpfs", path]
-    args += ["--tmpfs", "/tmp"]
+    args += [*view.system_binds(), *masked(), "--tmpfs", "/tmp"]
     for path in spec["readonly"]:
         args += ["--ro-bind", str(path), str(path)]
     for path in spec["writable"]:
