@@ -272,7 +272,7 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
         return options.hooks.finish(run_id) + rights.revoke(run_id)
 
     with (_batch_lock(course), tempfile.TemporaryDirectory(prefix="labs-grade-prep-") as tmp,
-          rights.grading(), kafka_clients.admin_clients(), rights.grader_database()):
+          rights.grading(), kafka_clients.admin_clients(), rights.grader_database(), gbook.shared_engines()):
         gbook.ensure(course.db_url)
         # two accounts a slot, taking turns (labs.grading.pool)
         accounts = [execute.sandbox_account(n) for n in range(2 * workers)]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-import warnings
 
 from labs import config, runs
 from labs.stack import clients
@@ -37,6 +36,31 @@ def remote(run_id: str) -> str:
     return _address(run_id, session)
 
 
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2: a string or a nested message)."""
+    def varint(value: int) -> bytes:
+        out = bytearray()
+        while True:
+            out.append(value & 0x7F | (0x80 if value > 0x7F else 0))
+            value >>= 7
+            if not value:
+                return bytes(out)
+
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def release_request(run_id: str, session: str) -> bytes:
+    """Spark Connect's ``ReleaseSessionRequest`` for the run's session, serialised: session_id (1),
+    user_context (2) with its user_id (1), client_type (3). Written here rather than built with
+    pyspark's client, whose import (pandas, pyarrow, the protocol's classes) costs the grader a CPU
+    second per batch for one call a run; a test checks it against pyspark's own message."""
+    return (_field(1, session.encode()) + _field(2, _field(1, f"labs-run-{run_id}".encode()))
+            + _field(3, b"labs-grader"))
+
+
+RELEASE_METHOD = "/spark.connect.SparkConnectService/ReleaseSession"
+
+
 def release(run_id: str) -> list[str]:
     """Release the run's session on the server (nothing when the run had none, or no server
     answers); notes for the gradebook when that fails."""
@@ -44,6 +68,24 @@ def release(run_id: str) -> list[str]:
         session = _sessions.pop(run_id, None)
     if session is None or not clients.spark_connect_answers(timeout=0.5):
         return []
+    try:
+        if "/;" in config.spark_remote():  # a server of the user's, with a token or TLS: pyspark's client
+            _release_with_client(run_id, session)
+        else:
+            import grpc
+
+            target = config.spark_remote().split("://", 1)[-1].rstrip("/")
+            with grpc.insecure_channel(target if ":" in target else f"{target}:15002") as channel:
+                channel.unary_unary(RELEASE_METHOD)(release_request(run_id, session), timeout=30)
+    except Exception as exc:  # noqa: BLE001 (a note: the server ends the session after its idle timeout)
+        text = getattr(exc, "details", lambda: None)() or str(exc) or type(exc).__name__
+        return [f"could not release the run's Spark Connect session ({text.splitlines()[0][:200]})"]
+    return []
+
+
+def _release_with_client(run_id: str, session: str) -> None:
+    import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pyspark.sql.connect.client import SparkConnectClient
@@ -51,12 +93,8 @@ def release(run_id: str) -> list[str]:
         client = SparkConnectClient(_address(run_id, session))
     try:
         client.release_session()
-    except Exception as exc:  # noqa: BLE001 (a note: the server ends the session after its idle timeout)
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return [f"could not release the run's Spark Connect session ({text[:200]})"]
     finally:
         client.close()
-    return []
 
 
 def provision(run_id: str) -> dict:
