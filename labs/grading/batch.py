@@ -150,8 +150,13 @@ def _extra_files(course: Course, spec: autograde.AssignmentSpec, student: str) -
 
 
 def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: str, key: str,
-                     slot: pool.Slot, lock: threading.Lock, feedback: bool = True) -> dict:
-    """Grade one submission end to end, its notebooks run by ``slot``; returns {status, duration, notebooks}."""
+                     borrow: Callable[[], contextlib.AbstractContextManager[pool.Slot]], lock: threading.Lock,
+                     feedback: bool = True) -> dict:
+    """Grade one submission end to end; returns {status, duration, notebooks}.
+
+    Each notebook runs on a worker slot that ``borrow()`` lends for the run alone: the slot goes
+    back as soon as the run's processes are killed, so the next notebook starts on it while
+    this one's session, stack names and principal are removed and its scores written."""
     from . import feedback as fb
 
     started = time.monotonic()
@@ -186,11 +191,14 @@ def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: st
             outcome.notes.extend(notes)
             log_path = course.log_file(student, spec.name, name)
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            runner = slot.take(nb.metadata.get("kernelspec", {}).get("name"))
-            try:
-                run = execute.finish(runner, nb, supporting_files=extra, log_path=log_path)
-            finally:
-                outcome.notes.extend(slot.finish_run(runner.run_id))
+            with borrow() as slot:
+                runner = slot.take(nb.metadata.get("kernelspec", {}).get("name"))
+                try:
+                    run = execute.finish(runner, nb, supporting_files=extra, log_path=log_path)
+                except BaseException:
+                    outcome.notes.extend(slot.finish_run(runner.run_id))
+                    raise
+            outcome.notes.extend(slot.finish_run(runner.run_id))
             why = "the notebook hit its deadline" if run.deadline_hit else "the kernel stopped before it"
             executed = autograde.merge_results(nb, run, why)
             status, run_notes = autograde.status_of(run, executed)
@@ -272,7 +280,8 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
         return options.hooks.finish(run_id) + rights.revoke(run_id)
 
     with (_batch_lock(course), tempfile.TemporaryDirectory(prefix="labs-grade-prep-") as tmp,
-          rights.grading(), kafka_clients.admin_clients(), rights.grader_database(), gbook.shared_engines()):
+          rights.grading(), kafka_clients.admin_clients(), rights.grader_database(), gbook.shared_engines(),
+          contextlib.ExitStack() as cleanup):
         gbook.ensure(course.db_url)
         # two accounts a slot, taking turns (labs.grading.pool)
         accounts = [execute.sandbox_account(n) for n in range(2 * workers)]
@@ -284,11 +293,9 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
                 "(limits and a separate working directory still apply)")
         for account in accounts:
             execute.ensure_python_access(account, log=log)
-        firewall.shut(accounts, log=log)
         private_view = view.decide(options.private_view, accounts[0].uid, accounts[0].gid, log)
         if options.fork and not pool.zygote_possible(private_view):
             log("note: every runner starts as a new Python: forking runners into a private view needs root")
-        _cleanup_stale(accounts)
         jobs, specs = [], []
         for assignment in assignments:
             spec = prepare(course, assignment, Path(tmp) / assignment)
@@ -312,26 +319,48 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
         slots: queue.Queue = queue.Queue()
         preload = pool.preload_modules(nb for spec in specs for nb in spec.released.values()) \
             if options.warm or options.fork else []
+        zygotes = None
+        if options.fork and jobs and pool.zygote_possible(private_view):
+            zygotes = pool.Zygotes(preload, private_view=private_view, log=log)
+            cleanup.callback(zygotes.close)
+            zygotes.begin()  # its imports run while the rest is made ready
+        firewall.shut(accounts, log=log)
+        _cleanup_stale(accounts)
         made = [pool.Slot((accounts[2 * n], accounts[2 * n + 1]), options.limits, provision=provision,
                           finish=finish, private_view=private_view, warm=options.warm, more=more,
-                          preload=preload, fork=options.fork and bool(jobs), log=log)
+                          preload=preload, zygotes=zygotes, log=log)
                 for n in range(workers)]
         for slot in made:
             slots.put(slot)
 
         def work(spec, student, key):
-            slot = slots.get()
-            with lock:
-                left[0] -= 1
+            started = []
+
+            @contextlib.contextmanager
+            def borrow():
+                slot = slots.get()
+                if not started:  # the submission's first run: one submission fewer left to warm for
+                    started.append(slot)
+                    with lock:
+                        left[0] -= 1
+                try:
+                    yield slot
+                finally:
+                    slots.put(slot)
+
             try:
-                return grade_submission(course, spec, student, key, slot, lock, feedback=options.feedback)
+                return grade_submission(course, spec, student, key, borrow, lock, feedback=options.feedback)
             finally:
-                slots.put(slot)
+                if not started:  # nothing of it ran (missing, corrupted)
+                    with lock:
+                        left[0] -= 1
 
         bar = tqdm(total=len(jobs), unit="submission", desc="grading", disable=not options.progress or None,
                    file=sys.stderr, dynamic_ncols=True)
         try:
-            with ThreadPoolExecutor(max_workers=workers) as executor:
+            # twice as many threads as slots: while one notebook's run is cleaned up and scored,
+            # the next one runs on its slot
+            with ThreadPoolExecutor(max_workers=2 * workers) as executor:
                 futures = {executor.submit(work, *job): job for job in jobs}
                 for future in as_completed(futures):
                     spec, student, _ = futures[future]
@@ -352,6 +381,6 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
             for slot in made:
                 summary.messages.extend(slot.close())
             summary.warm_starts = sum(slot.warm_hits for slot in made)
-            summary.forked = any(slot.fork for slot in made)
+            summary.forked = zygotes is not None and zygotes.enabled
     summary.wall = time.monotonic() - started
     return summary

@@ -25,14 +25,61 @@ from . import execute
 from .limits import Limits
 
 
+class Zygotes:
+    """The zygote the slots of a batch fork their runs from (``labs.grading.zygote``): one for all
+    of them, since its imports cost a CPU second and a fork a few milliseconds, taken in turn.
+    ``begin`` starts it in the background as soon as the batch knows its modules; it is started
+    again if it dies. When it cannot start, that is said once and every slot starts its runners
+    anew. It is always started from one thread that lives until ``close``: bubblewrap's
+    ``--die-with-parent`` ends the zygote when the thread that started it ends."""
+
+    def __init__(self, preload: list[str], *, private_view: bool, log: Callable[[str], None] = lambda msg: None):
+        self.preload = list(preload)
+        self.private_view = private_view
+        self.log = log
+        self.enabled = zygote_possible(private_view)
+        self.zygote = None
+        self.starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labs-zygote")
+
+    def begin(self) -> None:
+        """Start the zygote now, in the background (``get`` waits for it)."""
+        if self.enabled:
+            self.starter.submit(self._ready)
+
+    def get(self):
+        """The zygote (started on first use), or None: without one, or when it cannot start."""
+        return self.starter.submit(self._ready).result() if self.enabled else None
+
+    def _ready(self):
+        if not self.enabled:
+            return None
+        if self.zygote is None or not self.zygote.alive():
+            try:
+                self.zygote = execute.start_zygote(self.preload, private_view=self.private_view)
+            except (RuntimeError, OSError) as exc:
+                self.enabled = False
+                self.log(f"note: runners start anew, without a zygote ({exc})")
+                return None
+        return self.zygote
+
+    def close(self) -> None:
+        self.starter.shutdown(wait=True)
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
+
+
 class Slot:
     """One worker slot: ``take`` returns a runner for the next notebook (warm when the slot had
-    time to start one) and starts warming the following one when ``more()`` says work is left."""
+    time to start one) and starts warming the following one when ``more()`` says work is left.
+    Its runs are forked from ``zygotes`` (the batch's), or, with ``fork`` and none given, from a
+    zygote of its own."""
 
     def __init__(self, accounts: tuple[execute.Account, execute.Account], limits: Limits, *,
                  provision: Callable[[str], dict], finish: Callable[[str], list[str]],
                  private_view: bool = False, warm: bool = True, more: Callable[[], bool] = lambda: True,
-                 preload: list[str] = (), fork: bool = False, log: Callable[[str], None] = lambda msg: None):
+                 preload: list[str] = (), fork: bool = False, zygotes: Zygotes | None = None,
+                 log: Callable[[str], None] = lambda msg: None):
         self.accounts = accounts
         self.limits = limits
         self.provision = provision
@@ -46,25 +93,13 @@ class Slot:
         self.starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labs-warm")
         self.warm_hits = 0
         self.cold_starts = 0
-        self.fork = fork and zygote_possible(private_view)
-        self.zygote = None
-        self.zygote_lock = threading.Lock()
-        self.log = log
+        self.own_zygotes = zygotes is None and fork
+        self.zygotes = Zygotes(preload, private_view=private_view, log=log) if self.own_zygotes else zygotes
 
-    def _zygote(self):
-        """This slot's zygote (started on first use), or None: without one, or when it cannot
-        start (said once, and the slot starts its runners anew)."""
-        with self.zygote_lock:
-            if not self.fork:
-                return None
-            if self.zygote is None or not self.zygote.alive():
-                try:
-                    self.zygote = execute.start_zygote(self.preload, private_view=self.private_view)
-                except (RuntimeError, OSError) as exc:
-                    self.fork = False
-                    self.log(f"note: runners start anew, without a zygote ({exc})")
-                    return None
-            return self.zygote
+    @property
+    def fork(self) -> bool:
+        """Whether this slot's runs are forked from a zygote (False after one failed to start)."""
+        return self.zygotes is not None and self.zygotes.enabled
 
     def _start(self, account: execute.Account, kernel_name: str | None) -> execute.Warm:
         run_id = runs.new_id()
@@ -72,7 +107,7 @@ class Slot:
         try:
             return execute.prestart(account=account, limits=self.limits, kernel_name=kernel_name, run_id=run_id,
                                     extra_env=env, private_view=self.private_view, preload=self.preload,
-                                    zygote=self._zygote())
+                                    zygote=self.zygotes.get() if self.zygotes is not None else None)
         except BaseException:
             self.finish_run(run_id)
             raise
@@ -106,9 +141,8 @@ class Slot:
                 notes += self.finish_run(runner.run_id)
             self.pending = None
         self.starter.shutdown(wait=True)
-        if self.zygote is not None:
-            self.zygote.close()
-            self.zygote = None
+        if self.own_zygotes:
+            self.zygotes.close()
         return notes
 
 
