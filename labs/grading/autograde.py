@@ -67,6 +67,7 @@ class AssignmentSpec:
     supporting_files: list[tuple[Path, str]]  # (absolute source path, path relative to the notebook)
     hidden_lines: set[str] = field(default_factory=set)
     solution_lines: set[str] = field(default_factory=set)  # source-only lines of the solution regions
+    truths: dict[str, dict] = field(default_factory=dict)    # notebook name -> its cells in the gradebook
 
 
 @dataclass
@@ -282,7 +283,9 @@ def sanitize(course: Course, spec: AssignmentSpec, student: str, notebook: str, 
     quiet = logging.getLogger("labs.grading.nbgrader")
     quiet.setLevel(logging.ERROR)
     nb, resources = ClearOutput(config=cfg, log=quiet)(nb, resources)
-    _fix_metadata(nb, _source_truth(course, spec.name, notebook), notes)
+    if notebook not in spec.truths:  # the gradebook's source cells, read once a batch
+        spec.truths[notebook] = _source_truth(course, spec.name, notebook)
+    _fix_metadata(nb, spec.truths[notebook], notes)
     nb, resources = DeduplicateIds(config=cfg, log=quiet)(nb, resources)
     for cell in nb.cells:  # DeduplicateIds leaves {} behind, which CheckCellMetadata rejects
         if cell.get("metadata", {}).get("nbgrader") == {}:

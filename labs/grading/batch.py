@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 
 from labs.errors import BadValueError, LabsError
-from labs.stack import confine, rights
+from labs.stack import confine, gate, rights
 
 from . import autograde, execute, firewall, kafka_clients, pool, spark_sessions, view
 from . import gradebook as gbook
@@ -280,7 +280,8 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
         return options.hooks.finish(run_id) + rights.revoke(run_id)
 
     with (_batch_lock(course), tempfile.TemporaryDirectory(prefix="labs-grade-prep-") as tmp,
-          rights.grading(), kafka_clients.admin_clients(), rights.grader_database(), gbook.shared_engines(),
+          rights.grading(), kafka_clients.admin_clients(), rights.grader_database(), rights.run_principals(),
+          gate.grader_direct(), gbook.shared_engines(),
           contextlib.ExitStack() as cleanup):
         gbook.ensure(course.db_url)
         # two accounts a slot, taking turns (labs.grading.pool)
@@ -291,8 +292,7 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
         else:
             log("note: not running as root, so student code runs under your own account "
                 "(limits and a separate working directory still apply)")
-        for account in accounts:
-            execute.ensure_python_access(account, log=log)
+        execute.ensure_python_access(accounts[0], log=log)  # the view is tried as the first account
         private_view = view.decide(options.private_view, accounts[0].uid, accounts[0].gid, log)
         if options.fork and not pool.zygote_possible(private_view):
             log("note: every runner starts as a new Python: forking runners into a private view needs root")
@@ -324,6 +324,7 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
             zygotes = pool.Zygotes(preload, private_view=private_view, log=log)
             cleanup.callback(zygotes.close)
             zygotes.begin()  # its imports run while the rest is made ready
+        execute.ensure_python_access_all(accounts[1:], log=log)
         firewall.shut(accounts, log=log)
         _cleanup_stale(accounts)
         made = [pool.Slot((accounts[2 * n], accounts[2 * n + 1]), options.limits, provision=provision,

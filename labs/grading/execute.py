@@ -644,3 +644,18 @@ def ensure_python_access(account: Account, log=print) -> None:
     if not can_run_python(account):
         raise LabsError(f"the sandbox account {account.name} still cannot run {sys.executable} "
                         f"and import labs; check the permissions of the virtualenv and the course")
+
+
+def ensure_python_access_all(accounts: list[Account], log=print) -> None:
+    """``ensure_python_access`` for each account: the accounts are tried at once (a Python started
+    as each), and those that cannot run it are given access one after the other (the grants change
+    the same folders' ACLs)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not accounts:
+        return
+    with ThreadPoolExecutor(max_workers=len(accounts)) as pool:
+        able = list(pool.map(can_run_python, accounts))
+    for account, ok in zip(accounts, able, strict=True):
+        if not ok:
+            ensure_python_access(account, log=log)

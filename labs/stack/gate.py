@@ -25,6 +25,7 @@ off the internal ports with the system's firewall (``labs.grading.firewall``).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -32,6 +33,7 @@ import pwd
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -78,6 +80,24 @@ def fronted() -> dict[str, tuple[int, int]]:
     if not config.is_external("registry"):
         out["registry"] = (config.registry_port(), internal_registry_port())
     return out
+
+
+@contextlib.contextmanager
+def grader_direct() -> Iterator[None]:
+    """In the grader's process while a class is graded: ``labs.config`` gives Connect's and the
+    registry's internal addresses. The gate lets the grader's requests through unchanged anyway,
+    after reading the kernel's table of sockets to learn who asks: a hop and about ten
+    milliseconds of CPU for each request of a run's clean-up (``labs.sweep``)."""
+    saved = config.connect_url, config.registry_url
+    front = fronted()
+    if "connect" in front:
+        config.connect_url = internal_connect_url
+    if "registry" in front:
+        config.registry_url = internal_registry_url
+    try:
+        yield
+    finally:
+        config.connect_url, config.registry_url = saved
 
 
 # --- which run an account serves ------------------------------------------------------------------
