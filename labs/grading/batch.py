@@ -280,22 +280,28 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
         return options.hooks.finish(run_id) + rights.revoke(run_id)
 
     with (_batch_lock(course), tempfile.TemporaryDirectory(prefix="labs-grade-prep-") as tmp,
-          rights.grading(), kafka_clients.admin_clients(), rights.grader_database(), rights.run_principals(),
-          gate.grader_direct(), gbook.shared_engines(),
           contextlib.ExitStack() as cleanup):
-        gbook.ensure(course.db_url)
         # two accounts a slot, taking turns (labs.grading.pool)
         accounts = [execute.sandbox_account(n) for n in range(2 * workers)]
+        execute.ensure_python_access(accounts[0], log=log)  # the view is tried as the first account
+        private_view = view.decide(options.private_view, accounts[0].uid, accounts[0].gid, log)
+        zygotes = None
+        if options.fork and pool.zygote_possible(private_view):
+            zygotes = pool.Zygotes([], private_view=private_view, log=log)
+            cleanup.callback(zygotes.close)
+            zygotes.begin()  # it imports the runner's and the kernel's modules while the batch gets ready
+        elif options.fork:
+            log("note: every runner starts as a new Python: forking runners into a private view needs root")
+        for context in (rights.grading(), kafka_clients.admin_clients(), rights.grader_database(),
+                        rights.run_principals(), gate.grader_direct(), gbook.shared_engines()):
+            cleanup.enter_context(context)
+        gbook.ensure(course.db_url)
         if os.geteuid() == 0:
             execute.protect([course.source_dir, course.submitted_dir, course.autograded_dir, course.feedback_dir]
                             + ([course.db_path] if course.db_path else []))
         else:
             log("note: not running as root, so student code runs under your own account "
                 "(limits and a separate working directory still apply)")
-        execute.ensure_python_access(accounts[0], log=log)  # the view is tried as the first account
-        private_view = view.decide(options.private_view, accounts[0].uid, accounts[0].gid, log)
-        if options.fork and not pool.zygote_possible(private_view):
-            log("note: every runner starts as a new Python: forking runners into a private view needs root")
         jobs, specs = [], []
         for assignment in assignments:
             spec = prepare(course, assignment, Path(tmp) / assignment)
@@ -319,11 +325,12 @@ def grade(course: Course, assignments: list[str], options: Options, log=None) ->
         slots: queue.Queue = queue.Queue()
         preload = pool.preload_modules(nb for spec in specs for nb in spec.released.values()) \
             if options.warm or options.fork else []
-        zygotes = None
-        if options.fork and jobs and pool.zygote_possible(private_view):
-            zygotes = pool.Zygotes(preload, private_view=private_view, log=log)
-            cleanup.callback(zygotes.close)
-            zygotes.begin()  # its imports run while the rest is made ready
+        if zygotes is not None:
+            if jobs:
+                zygotes.load(preload)  # the notebooks' modules, before the first run is forked
+            else:
+                zygotes.close()
+                zygotes = None
         execute.ensure_python_access_all(accounts[1:], log=log)
         firewall.shut(accounts, log=log)
         _cleanup_stale(accounts)

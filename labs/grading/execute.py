@@ -398,6 +398,7 @@ def start_zygote(preload: list[str], *, private_view: bool):
     # pyarrow's jemalloc starts a background thread when loaded, and a process with threads cannot
     # be forked safely; the kernels' Arrow memory comes from the system allocator anyway
     env["JE_ARROW_MALLOC_CONF"] = "background_thread:false"
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # ipykernel's debugger, imported there, warns on import otherwise
     args = view.zygote_command(zygote.CAPABILITIES, confine.runs_folder(), nsview.HOST_RUNS) if private_view else []
     try:
         return zygote.Zygote.start(preload, env, view_args=args, log_path=folder / "zygote.log")

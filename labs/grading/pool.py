@@ -28,10 +28,12 @@ from .limits import Limits
 class Zygotes:
     """The zygote the slots of a batch fork their runs from (``labs.grading.zygote``): one for all
     of them, since its imports cost a CPU second and a fork a few milliseconds, taken in turn.
-    ``begin`` starts it in the background as soon as the batch knows its modules; it is started
-    again if it dies. When it cannot start, that is said once and every slot starts its runners
-    anew. It is always started from one thread that lives until ``close``: bubblewrap's
-    ``--die-with-parent`` ends the zygote when the thread that started it ends."""
+    ``begin`` starts it in the background as soon as the batch knows whether runs get a private
+    view (it imports the runner's and the kernel's modules meanwhile); ``load`` adds the batch's
+    notebook modules once they are known. It is started again if it dies. When it cannot start,
+    that is said once and every slot starts its runners anew. It is always started from one
+    thread that lives until ``close``: bubblewrap's ``--die-with-parent`` ends the zygote when the
+    thread that started it ends."""
 
     def __init__(self, preload: list[str], *, private_view: bool, log: Callable[[str], None] = lambda msg: None):
         self.preload = list(preload)
@@ -46,6 +48,12 @@ class Zygotes:
         if self.enabled:
             self.starter.submit(self._ready)
 
+    def load(self, modules: list[str]) -> None:
+        """Have the zygote import ``modules`` too, in the background, before any run is forked."""
+        self.preload = list(modules)
+        if self.enabled:
+            self.starter.submit(self._load)
+
     def get(self):
         """The zygote (started on first use), or None: without one, or when it cannot start."""
         return self.starter.submit(self._ready).result() if self.enabled else None
@@ -57,10 +65,23 @@ class Zygotes:
             try:
                 self.zygote = execute.start_zygote(self.preload, private_view=self.private_view)
             except (RuntimeError, OSError) as exc:
-                self.enabled = False
-                self.log(f"note: runners start anew, without a zygote ({exc})")
-                return None
+                self._give_up(exc)
         return self.zygote
+
+    def _load(self) -> None:
+        zygote = self._ready()
+        if zygote is not None:
+            try:
+                zygote.load(self.preload)
+            except (RuntimeError, OSError) as exc:
+                self._give_up(exc)
+
+    def _give_up(self, exc: Exception) -> None:
+        self.enabled = False
+        self.log(f"note: runners start anew, without a zygote ({exc})")
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
 
     def close(self) -> None:
         self.starter.shutdown(wait=True)

@@ -103,24 +103,40 @@ def fork_safe(modules: list[str]) -> list[str]:
     return [name for name in modules if name.split(".")[0] in FORK_SAFE]
 
 
-def serve(control: socket.socket, modules: list[str]) -> int:
-    """The zygote's loop: import, say ready, then fork a run for each message until the grader
-    closes the socket."""
+def _take_in(modules: list[str]) -> dict:
+    """Import ``modules`` and freeze what is imported; the reply for the grader."""
     try:
-        failed = _import_all([*BASE_IMPORTS, *fork_safe(modules)])
-        _compile_validators()
+        failed = _import_all(modules)
     except Exception as exc:  # noqa: BLE001 (reported to the grader, which runs without a zygote)
-        control.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
-        return 1
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked runs are reaped by the kernel; pidfds tell their end
+        return {"error": f"{type(exc).__name__}: {exc}"}
     gc.collect()
     gc.freeze()  # the imported objects: left out of every collection in the forked runs and kernels,
     # which would otherwise write to (and so copy) every page holding one
-    control.send(json.dumps({"ready": True, "failed": failed}).encode())
+    return {"ready": True, "failed": failed}
+
+
+def serve(control: socket.socket, modules: list[str]) -> int:
+    """The zygote's loop: import, say ready, then, until the grader closes the socket, fork a run
+    for each "fork" message, or import more of the batch's modules (``{"import": [...]}``)."""
+    reply = _take_in([*BASE_IMPORTS, *fork_safe(modules)])
+    if "error" not in reply:
+        with contextlib.suppress(Exception):  # only saves time: each runner would compile its own
+            _compile_validators()
+        gc.freeze()
+    control.send(json.dumps(reply).encode())
+    if "error" in reply:
+        return 1
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked runs are reaped by the kernel; pidfds tell their end
     while True:
-        message, fds, _flags, _addr = socket.recv_fds(control, 64, 3)
+        message, fds, _flags, _addr = socket.recv_fds(control, 1 << 16, 3)
         if not message:
             return 0
+        if not fds and message.startswith(b"{"):
+            reply = _take_in(fork_safe(json.loads(message).get("import", [])))
+            control.send(json.dumps(reply).encode())
+            if "error" in reply:
+                return 1
+            continue
         if len(fds) != 3:
             for fd in fds:
                 os.close(fd)
@@ -221,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
 # --- the grader's handle ---------------------------------------------------------------------------
 
 class Zygote:
-    """A zygote started for one worker slot (``start``); ``spawn`` forks a run from it."""
+    """A zygote started for a batch (``start``); ``load`` has it import more, ``spawn`` forks a run
+    from it."""
 
     def __init__(self, proc: subprocess.Popen, control: socket.socket, failed: list[str]):
         self.proc = proc
@@ -257,6 +274,22 @@ class Zygote:
             raise RuntimeError(reply.get("error") or f"the zygote ended (see {log_path})")
         ours.settimeout(30)
         return cls(proc, ours, reply.get("failed", []))
+
+    def load(self, modules: list[str], timeout: float = 120) -> None:
+        """Import ``modules`` too (those of ``FORK_SAFE``), before the runs that use them are
+        forked. Raises RuntimeError when the zygote cannot (it has ended then)."""
+        with self.lock:
+            self.control.settimeout(timeout)
+            try:
+                self.control.send(json.dumps({"import": list(modules)}).encode())
+                reply = json.loads(self.control.recv(1 << 16) or b"{}")
+            except (OSError, ValueError) as exc:
+                reply = {"error": f"no answer ({exc})"}
+            finally:
+                self.control.settimeout(30)
+        if not reply.get("ready"):
+            raise RuntimeError(reply.get("error") or "the zygote ended")
+        self.failed += reply.get("failed", [])
 
     def spawn(self, stdin_fd: int, result_fd: int, log_fd: int) -> tuple[int, int | None]:
         """Fork a run with these descriptors as its stdin, result pipe and log: (pid, pidfd)."""
