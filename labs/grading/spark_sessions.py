@@ -72,15 +72,33 @@ def release(run_id: str) -> list[str]:
         if "/;" in config.spark_remote():  # a server of the user's, with a token or TLS: pyspark's client
             _release_with_client(run_id, session)
         else:
-            import grpc
-
-            target = config.spark_remote().split("://", 1)[-1].rstrip("/")
-            with grpc.insecure_channel(target if ":" in target else f"{target}:15002") as channel:
-                channel.unary_unary(RELEASE_METHOD)(release_request(run_id, session), timeout=30)
+            _release(run_id, session)
     except Exception as exc:  # noqa: BLE001 (a note: the server ends the session after its idle timeout)
         text = getattr(exc, "details", lambda: None)() or str(exc) or type(exc).__name__
         return [f"could not release the run's Spark Connect session ({text.splitlines()[0][:200]})"]
     return []
+
+
+def _release(run_id: str, session: str, attempts: int = 4) -> None:
+    """The ReleaseSession call, on a connection of its own (several runs end at once, each in
+    its thread), tried again when the connection failed rather than the call, as pyspark's
+    client does."""
+    import time
+
+    import grpc
+
+    target = config.spark_remote().split("://", 1)[-1].rstrip("/")
+    target = target if ":" in target else f"{target}:15002"
+    transient = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)
+    for attempt in range(attempts):
+        try:
+            with grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
+                channel.unary_unary(RELEASE_METHOD)(release_request(run_id, session), timeout=30)
+            return
+        except grpc.RpcError as exc:
+            if attempt == attempts - 1 or exc.code() not in transient:
+                raise
+            time.sleep(0.2 * 2 ** attempt)
 
 
 def _release_with_client(run_id: str, session: str) -> None:
