@@ -191,14 +191,14 @@ def grade_submission(course: Course, spec: autograde.AssignmentSpec, student: st
             outcome.notes.extend(notes)
             log_path = course.log_file(student, spec.name, name)
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            with borrow() as slot:
-                runner = slot.take(nb.metadata.get("kernelspec", {}).get("name"))
-                try:
+            runner = None
+            try:
+                with borrow() as slot:
+                    runner = slot.take(nb.metadata.get("kernelspec", {}).get("name"))
                     run = execute.finish(runner, nb, supporting_files=extra, log_path=log_path)
-                except BaseException:
+            finally:  # after the slot went back: the run's clean-up overlaps the slot's next run
+                if runner is not None:
                     outcome.notes.extend(slot.finish_run(runner.run_id))
-                    raise
-            outcome.notes.extend(slot.finish_run(runner.run_id))
             why = "the notebook hit its deadline" if run.deadline_hit else "the kernel stopped before it"
             executed = autograde.merge_results(nb, run, why)
             status, run_notes = autograde.status_of(run, executed)

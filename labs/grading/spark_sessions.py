@@ -87,12 +87,13 @@ def _release(run_id: str, session: str, attempts: int = 4) -> None:
 
     import grpc
 
-    target = config.spark_remote().split("://", 1)[-1].rstrip("/")
-    target = target if ":" in target else f"{target}:15002"
+    from labs.stack.spark_connect import remote_address
+
+    host, port = remote_address()
     transient = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)
     for attempt in range(attempts):
         try:
-            with grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
+            with grpc.insecure_channel(f"{host}:{port}", options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
                 channel.unary_unary(RELEASE_METHOD)(release_request(run_id, session), timeout=30)
             return
         except grpc.RpcError as exc:

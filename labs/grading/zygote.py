@@ -103,12 +103,16 @@ def fork_safe(modules: list[str]) -> list[str]:
     return [name for name in modules if name.split(".")[0] in FORK_SAFE]
 
 
-def _take_in(modules: list[str]) -> dict:
-    """Import ``modules`` and freeze what is imported; the reply for the grader."""
+def _take_in(modules: list[str], *, first: bool = False) -> dict:
+    """Import ``modules`` (the first time, also compile the notebook validators) and freeze what
+    is imported; the reply for the grader."""
     try:
         failed = _import_all(modules)
     except Exception as exc:  # noqa: BLE001 (reported to the grader, which runs without a zygote)
         return {"error": f"{type(exc).__name__}: {exc}"}
+    if first:
+        with contextlib.suppress(Exception):  # only saves time: each runner would compile its own
+            _compile_validators()
     gc.collect()
     gc.freeze()  # the imported objects: left out of every collection in the forked runs and kernels,
     # which would otherwise write to (and so copy) every page holding one
@@ -118,11 +122,7 @@ def _take_in(modules: list[str]) -> dict:
 def serve(control: socket.socket, modules: list[str]) -> int:
     """The zygote's loop: import, say ready, then, until the grader closes the socket, fork a run
     for each "fork" message, or import more of the batch's modules (``{"import": [...]}``)."""
-    reply = _take_in([*BASE_IMPORTS, *fork_safe(modules)])
-    if "error" not in reply:
-        with contextlib.suppress(Exception):  # only saves time: each runner would compile its own
-            _compile_validators()
-        gc.freeze()
+    reply = _take_in([*BASE_IMPORTS, *fork_safe(modules)], first=True)
     control.send(json.dumps(reply).encode())
     if "error" in reply:
         return 1
